@@ -1,0 +1,111 @@
+"""Command line: a thin layer over the step modules.
+
+    python3 -m autograder demo                 build, release, grade the sample class, print the grades
+    python3 -m autograder test [pytest args]   run the project's tests
+    python3 -m autograder setup                only create .venv and install the pinned requirements
+    python3 -m autograder lab                  open the student notebooks (lessons/) in JupyterLab
+    python3 -m autograder build                write the nbgrader course directory under build/
+    python3 -m autograder release [--check]    release the lessons to lessons/ (or only check they are current)
+    python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
+    python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
+"""
+import argparse
+import subprocess
+import sys
+
+from autograder.lessons import ROOT
+
+
+def cmd_demo(args):
+    from autograder.demo import run_demo
+
+    run_demo(show_progress=not args.quiet)
+    return 0
+
+
+def cmd_test(args):
+    return subprocess.call([sys.executable, "-m", "pytest", *args.pytest_args], cwd=ROOT)
+
+
+def cmd_setup(args):
+    print(f"Ready: {sys.executable}")
+    return 0
+
+
+def cmd_lab(args):
+    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(ROOT / "lessons")])
+
+
+def cmd_build(args):
+    from autograder.course_dir import build
+
+    print(f"Course directory: {build()}")
+    return 0
+
+
+def cmd_release(args):
+    from autograder.release import out_of_date, release
+
+    if args.check:
+        problems = out_of_date()
+        print("\n".join(problems) if problems else "lessons/ is up to date with solutions/")
+        return 1 if problems else 0
+    for path in release():
+        print(f"released {path.relative_to(ROOT)}")
+    return 0
+
+
+def cmd_export(args):
+    from autograder.export import export_all, stale_references
+
+    if args.check:
+        stale = stale_references()
+        print(f"stale reference modules: {', '.join(stale)}" if stale else "autograder/references/ is up to date")
+        return 1 if stale else 0
+    for path in export_all():
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+def cmd_grade(args):
+    from autograder.grade import grade_batch
+    from autograder.report import summary_table, write_reports
+
+    run = grade_batch(args.folder, lessons=args.lessons, show_progress=not args.quiet)
+    out = write_reports(run, args.out)
+    print(summary_table(run))
+    print(f"\nReports: {out}")
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="python3 -m autograder", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="build, release and grade a sample class")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(run=cmd_demo)
+    test = sub.add_parser("test", help="run the tests (arguments go to pytest)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(run=cmd_test)
+    sub.add_parser("setup", help="create .venv and install the requirements").set_defaults(run=cmd_setup)
+    sub.add_parser("lab", help="open lessons/ in JupyterLab").set_defaults(run=cmd_lab)
+    sub.add_parser("build", help="write the nbgrader course directory").set_defaults(run=cmd_build)
+    release = sub.add_parser("release", help="release the lessons to lessons/")
+    release.add_argument("--check", action="store_true", help="only report whether lessons/ is current")
+    release.set_defaults(run=cmd_release)
+    export = sub.add_parser("export", help="regenerate the reference modules")
+    export.add_argument("--check", action="store_true", help="only report stale modules")
+    export.set_defaults(run=cmd_export)
+    grade = sub.add_parser("grade", help="grade a folder of submissions")
+    grade.add_argument("folder", help="<student>/<lesson>.ipynb or <student>__<lesson>.ipynb files")
+    grade.add_argument("--lessons", nargs="*", help="limit to these lesson ids")
+    grade.add_argument("--out", help="report folder (default build/grades)")
+    grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.set_defaults(run=cmd_grade)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    return args.run(args)

@@ -1,0 +1,108 @@
+"""Step 5, report: grades CSV, a results JSON per student and lesson, feedback pages, a summary table.
+
+    build/grades/grades.csv                     every (student, lesson) in the gradebook, this batch and earlier ones
+    build/grades/results/<student>/<lesson>.json  per question: score, max_score, status, the check's messages
+                                                 (the shape of Gradescope's results.json)
+    build/grades/feedback/<student>/<lesson>.html the student's feedback page (no hidden test code)
+    build/grades/summary.txt                    the table printed at the end of a run
+"""
+import csv
+import json
+import shutil
+from pathlib import Path
+
+
+def results_json(outcome):
+    tests = [{"name": q.name, "score": q.score, "max_score": q.max_score,
+              "status": "passed" if q.score >= q.max_score else "failed", "output": q.output}
+             for q in outcome.questions]
+    return {"student": outcome.student, "lesson": outcome.lesson, "status": outcome.status,
+            "score": outcome.score, "max_score": outcome.max_score, "output": outcome.message, "tests": tests}
+
+
+def gradebook_rows(root):
+    """(student, lesson, score, max_score) for every submission in the gradebook."""
+    from autograder.course_dir import nbgrader_api
+
+    rows = []
+    with nbgrader_api(root).gradebook as gradebook:
+        for assignment in gradebook.assignments:
+            for submission in gradebook.assignment_submissions(assignment.name):
+                rows.append((submission.student.id, assignment.name, float(submission.score or 0.0),
+                             float(submission.max_score)))
+    return sorted(rows)
+
+
+def write_grades_csv(path, root, outcomes):
+    failed = {(o.student, o.lesson): o.message for o in outcomes if o.status == "failed"}
+    rows = gradebook_rows(root)
+    seen = {(student, lesson) for student, lesson, _, _ in rows}
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "lesson", "score", "max_score", "status"])
+        for student, lesson, score, max_score in rows:
+            status = f"failed: {failed[(student, lesson)]}" if (student, lesson) in failed else "graded"
+            writer.writerow([student, lesson, f"{score:g}", f"{max_score:g}", status])
+        for (student, lesson), message in sorted(failed.items()):
+            if (student, lesson) not in seen:
+                writer.writerow([student, lesson, "0", "", f"failed: {message}"])
+
+
+def missing_lessons(run):
+    """(student, lesson) pairs of this batch that have neither an outcome nor a problem line."""
+    lessons = sorted({o.lesson for o in run.outcomes} | {p.lesson for p in run.problems if p.lesson})
+    covered = {(o.student, o.lesson) for o in run.outcomes} | {(p.student, p.lesson) for p in run.problems}
+    explained = {p.student for p in run.problems if p.lesson is None}
+    return [(s, lesson) for s in run.students if s not in explained for lesson in lessons
+            if (s, lesson) not in covered]
+
+
+def summary_table(run):
+    lessons = sorted({o.lesson for o in run.outcomes} | {p.lesson for p in run.problems if p.lesson})
+    by_key = {(o.student, o.lesson): o for o in run.outcomes}
+    width = max([len("student")] + [len(s) for s in run.students])
+    lines = ["Grades (this batch)", f"{'student':<{width}}  " + "  ".join(f"{lesson:>16}" for lesson in lessons)]
+    for student in run.students:
+        cells = []
+        for lesson in lessons:
+            outcome = by_key.get((student, lesson))
+            if outcome is None:
+                cells.append(f"{'-':>16}")
+            elif outcome.status == "failed":
+                cells.append(f"{'failed':>16}")
+            else:
+                cells.append(f"{outcome.score:>8g} / {outcome.max_score:<5g}")
+        lines.append(f"{student:<{width}}  " + "  ".join(cells))
+    lines += ["", "Per question (mean over graded submissions of this batch)"]
+    for lesson in lessons:
+        graded = [o for o in run.outcomes if o.lesson == lesson and o.status == "graded"]
+        names = [q.name for q in graded[0].questions] if graded else []
+        for name in names:
+            scores = [q.score for o in graded for q in o.questions if q.name == name]
+            max_score = next(q.max_score for q in graded[0].questions if q.name == name)
+            lines.append(f"  {lesson}  {name:<32} {sum(scores) / len(scores):6.2f} / {max_score:g}"
+                         f"   ({sum(s >= max_score for s in scores)}/{len(scores)} full marks)")
+    notes = [f"  {o.student:<{width}}  {o.lesson}: {o.message}" for o in run.outcomes if o.status == "failed"]
+    notes += [f"  {p.student or '?':<{width}}  {p.lesson or ''}{': ' if p.lesson else ''}{p.path}: {p.message}"
+              for p in run.problems]
+    notes += [f"  {s:<{width}}  {lesson}: no submission" for s, lesson in missing_lessons(run)]
+    if notes:
+        lines += ["", "Problems (not graded, or graded with a note)"] + notes
+    return "\n".join(lines)
+
+
+def write_reports(run, out=None):
+    """Write every report file of a GradingRun; returns the output folder."""
+    out = Path(out or Path(run.root).parent / "grades")
+    for outcome in run.outcomes:
+        result_path = out / "results" / outcome.student / f"{outcome.lesson}.json"
+        result_path.parent.mkdir(parents=True, exist_ok=True)
+        result_path.write_text(json.dumps(results_json(outcome), indent=2, ensure_ascii=False))
+        if outcome.feedback:
+            feedback_path = out / "feedback" / outcome.student / f"{outcome.lesson}.html"
+            feedback_path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(outcome.feedback, feedback_path)
+    out.mkdir(parents=True, exist_ok=True)
+    write_grades_csv(out / "grades.csv", run.root, run.outcomes)
+    (out / "summary.txt").write_text(summary_table(run) + "\n")
+    return out
