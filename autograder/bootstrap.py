@@ -36,7 +36,7 @@ def say(message):
 
 def install_requirements(python):
     say(f"installing the pinned requirements into {VENV} (first run only, a few minutes)")
-    subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check",
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                     "-r", str(REQUIREMENTS)], check=True)
 
 

@@ -10,7 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from autograder.lessons import BUILD, SOLUTIONS, lesson_ids, solution_path
+from autograder.lessons import BUILD, ROOT, SOLUTIONS, lesson_ids, solution_path
 
 COURSE_ID = "rnn-course"
 CELL_TIMEOUT_S = 120
@@ -76,11 +76,17 @@ def load_config(root):
     return PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
 
 
-def put_interpreter_on_path():
-    """nbgrader runs the `alembic` command of this environment when it creates a gradebook."""
-    bin_dir = str(Path(sys.executable).parent)
-    if bin_dir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
+def prepend_env_path(variable, folder):
+    entries = [e for e in os.environ.get(variable, "").split(os.pathsep) if e]
+    if folder not in entries:
+        os.environ[variable] = os.pathsep.join([folder, *entries])
+
+
+def prepare_environment():
+    """nbgrader runs this environment's `alembic` when it creates a gradebook, and the grading kernels
+    (which inherit this environment) import `course` and `autograder` from this checkout."""
+    prepend_env_path("PATH", str(Path(sys.executable).parent))
+    prepend_env_path("PYTHONPATH", str(ROOT))
 
 
 def nbgrader_api(root):
@@ -88,7 +94,7 @@ def nbgrader_api(root):
     import logging
     import warnings
 
-    put_interpreter_on_path()
+    prepare_environment()
     # nbgrader 0.9.6 with SQLAlchemy 2.1 warns "not in session" on every autograde; the grades are right.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     from nbgrader.apps import NbGraderAPI

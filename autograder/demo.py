@@ -24,7 +24,7 @@ from autograder.report import summary_table, write_reports
 # (lesson, question, pattern, replacement, what the bug is)
 BUGS = [
     ("03_bptt", "rnn_step_backward", r"\(1(\.0)? - next_h ?\*\* ?2\)", "1", "missing tanh derivative in the backward step"),
-    ("02_vanilla_rnn", "temporal_affine_forward", r"\+ b\b", "", "bias left out of the output layer"),
+    ("02_vanilla_rnn", "temporal_affine_forward", r"@ W \+ b\)", "@ W)", "bias left out of the output layer"),
 ]
 NOISE = 'print("debug: inside the function", file=__import__("sys").stderr); __import__("warnings").warn("demo warning")'
 

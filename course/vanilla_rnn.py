@@ -82,9 +82,18 @@ def step_hints(x, prev_h, Wx, Wh, b):
     return hints
 
 
-def forward_hints(x, h0, Wx, Wh, b):
-    """(predicate, text) pairs for rnn_forward's output h (N, T, H)."""
+def forward_hints(x, h0, Wx, Wh, b, step=None):
+    """(predicate, text) pairs for rnn_forward's output h (N, T, H); `step`: your rnn_step_forward."""
     N, T, _ = np.shape(x)
+
+    def step_is_wrong():
+        if step is None:
+            return False
+        try:
+            out = step(x[:, 0].copy(), np.asarray(h0).copy(), Wx.copy(), Wh.copy(), b.copy())[0]
+            return not _same(out, torch_rnn_cell(x[:, 0], h0, Wx, Wh, b))
+        except Exception:
+            return True
 
     def from_h0_each_step():
         return np.stack([torch_rnn_cell(x[:, t], h0, Wx, Wh, b) for t in range(T)], axis=1)
@@ -94,6 +103,8 @@ def forward_hints(x, h0, Wx, Wh, b):
         return np.concatenate([np.asarray(h0)[:, None], h[:, :-1]], axis=1)
 
     return [
+        (lambda a, e: step_is_wrong(),
+         "Your rnn_step_forward does not pass its own check yet; rnn_forward calls it, so fix it first."),
         (_no_tanh, "Your states are exactly the pre-activations: apply np.tanh (rnn_step_forward should do it)."),
         (lambda a, e: _same(a, from_h0_each_step()),
          "Every step starts from h0: carry the state, i.e. the h returned by step t is prev_h of step t+1."),
@@ -122,8 +133,10 @@ def affine_hints(x, W, b):
 
 # ----------------------------------------------------------------------------- small helpers for checks
 @contextlib.contextmanager
-def explain_shape_errors(name, **arrays):
+def explain_shape_errors(name, hint=None, **arrays):
     """Turn a NumPy shape error inside student code into a CheckFailed that lists the input shapes."""
+    hint = hint or ("in the row-vector layout the products are x @ Wx -> (N, H) and prev_h @ Wh -> (N, H); "
+                    "check which array goes with which weight, and that no weight is transposed.")
     try:
         yield
     except ValueError as error:
@@ -131,8 +144,7 @@ def explain_shape_errors(name, **arrays):
             raise
         shapes = ", ".join(f"{key} {np.shape(value)}" for key, value in arrays.items())
         raise CheckFailed(f"{name}: NumPy could not combine the arrays ({error}).\n  Inputs: {shapes}.\n"
-                          "Hint: in the row-vector layout the products are x @ Wx -> (N, H) and prev_h @ Wh -> (N, H); "
-                          "check which array goes with which weight.") from None
+                          f"Hint: {hint}") from None
 
 
 @contextlib.contextmanager

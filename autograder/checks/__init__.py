@@ -14,6 +14,7 @@ import pkgutil
 from autograder.checks.core import Question
 
 QUESTIONS = {}
+IMPORT_ERRORS = {}
 
 
 def question(name):
@@ -26,10 +27,18 @@ def question(name):
 
 
 def load_all():
-    """Import every lesson module of this package (they register their questions)."""
+    """Import every lesson module of this package (they register their questions).
+
+    A lesson module that fails to import is remembered, not raised: it must not stop the grading
+    of the other lessons.
+    """
     for info in pkgutil.iter_modules(__path__):
-        if info.name.startswith("lesson"):
-            importlib.import_module(f"{__name__}.{info.name}")
+        name = f"{__name__}.{info.name}"
+        if info.name.startswith("lesson") and name not in IMPORT_ERRORS:
+            try:
+                importlib.import_module(name)
+            except Exception as error:
+                IMPORT_ERRORS[name] = f"{type(error).__name__}: {error}"
     return QUESTIONS
 
 
@@ -37,7 +46,8 @@ def grade(name, namespace, points, seed=None):
     """Score question `name` against the student's `namespace`; prints a report, returns the points."""
     load_all()
     if name not in QUESTIONS:
-        raise KeyError(f"no hidden check is registered for {name!r}")
+        broken = "; ".join(f"{module}: {error}" for module, error in IMPORT_ERRORS.items())
+        raise KeyError(f"no hidden check is registered for {name!r}" + (f" (modules that failed to import: {broken})" if broken else ""))
     q = Question(name, namespace, points, seed)
     QUESTIONS[name](q)
     q.report()

@@ -201,6 +201,8 @@ def torch_rnn(q):
         H = 64
         torch.manual_seed(int(q.rng.integers(2 ** 31)))
         module = cls(7, H)
+        if {key for key, _ in module.named_parameters()} != set(SHAPES(7, H)):
+            raise Mismatch("the parameters are not exactly weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0")
         bound = 1 / H ** 0.5
         for key, p in module.named_parameters():
             values = p.detach().double()
