@@ -8,6 +8,7 @@
     python3 -m autograder release [--check]    release the lessons to lessons/ (or only check they are current)
     python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
     python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
+    python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
 """
 import argparse
 import subprocess
@@ -71,10 +72,23 @@ def cmd_grade(args):
     from autograder.grade import grade_batch
     from autograder.report import summary_table, write_reports
 
-    run = grade_batch(args.folder, lessons=args.lessons, show_progress=not args.quiet)
+    run = grade_batch(args.folder, lessons=args.lessons, show_progress=not args.quiet, workers=args.workers,
+                      sandbox_mode=args.sandbox)
     out = write_reports(run, args.out)
     print(summary_table(run))
     print(f"\nReports: {out}")
+    return 0
+
+
+def cmd_slides(args):
+    from autograder.slides import build_all, tall_slides_report
+
+    decks, index = build_all(args.lessons, full=not args.quick, pdf=not args.no_pdf, site=not args.no_site)
+    tall = tall_slides_report(decks)
+    if tall:
+        print(f"\n{len(tall)} slide(s) taller than the page (split them in the lesson; the PDF zooms them out to fit):")
+        print("\n".join(f"  {line}" for line in tall))
+    print(f"\nSlides: {decks[0].html.parent if decks else '-'}" + (f"\nSite:   {index}" if index else ""))
     return 0
 
 
@@ -102,7 +116,17 @@ def parser():
     grade.add_argument("--lessons", nargs="*", help="limit to these lesson ids")
     grade.add_argument("--out", help="report folder (default build/grades)")
     grade.add_argument("--quiet", action="store_true", help="no progress bar")
+    grade.add_argument("--workers", type=int, help="grading processes (default: one per core)")
+    grade.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto",
+                       help="bubblewrap sandbox: auto (warn loudly without it), require (refuse without it), off")
     grade.set_defaults(run=cmd_grade)
+    slides = sub.add_parser("slides", help="build the lecture slides (HTML, PDF) and the course site")
+    slides.add_argument("--lessons", nargs="*", help="limit to these lesson ids")
+    slides.add_argument("--quick", action="store_true",
+                        help="figures from grading-mode runs (seconds; short experiments) instead of full runs (minutes)")
+    slides.add_argument("--no-pdf", action="store_true", help="HTML decks only (no Chromium needed)")
+    slides.add_argument("--no-site", action="store_true", help="decks only")
+    slides.set_defaults(run=cmd_slides)
     return p
 
 

@@ -1,17 +1,33 @@
-"""Step 4, grade: import a batch into nbgrader, autograde each submission, write its feedback.
+"""Step 4, grade: import a batch into nbgrader, autograde it with several worker processes, write feedback.
 
-One failed submission (a kernel that died, a notebook nbgrader rejects) is recorded as an Outcome
-with status "failed" and its reason; every other submission is still graded. Earlier grades in
-the gradebook are never removed.
+Pipeline per submission (each step one module):
+    collect.import_submission   copy to submitted/<student>/<lesson>/ with a timestamp
+    normalize.normalise_file    metadata a student changed is restored from the release (no
+                                "Inconsistent checksums"), deleted cells come back, suspicious code is flagged
+    worker (this module)        nbgrader's own Autograde, with Execute replaced by
+                                hardened.HardenedExecute (integrity guard, score cross-check, per-cell
+                                timeout and per-notebook budget, dead kernels, output cap), in a kernel
+                                started by sandbox.py (bubblewrap + limits); then generate_feedback
+    merge (this module)         the worker's grades are written into the course gradebook by this
+                                process only: each worker has a private copy of the gradebook, so
+                                there is never a lock between workers
+
+One failed submission is recorded as an Outcome with status "failed" and its reason; every other
+submission is still graded. Earlier grades in the gradebook are never removed.
 """
+import os
+import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from autograder import sandbox
 from autograder.collect import import_submission, scan
 from autograder.course_dir import build, nbgrader_api
-from autograder.lessons import SOLUTIONS, lesson_ids
+from autograder.lessons import ROOT, SOLUTIONS, lesson_ids
+from autograder.normalize import normalise_file
 from autograder.release import generate
 
 
@@ -33,6 +49,8 @@ class Outcome:
     message: str = ""
     questions: list = field(default_factory=list)
     feedback: Path | None = None
+    flags: list = field(default_factory=list)   # integrity: what the grader restored, caught or found suspicious
+    notes: list = field(default_factory=list)   # what normalisation repaired, a dead kernel, a spent budget
 
 
 @dataclass
@@ -42,6 +60,9 @@ class GradingRun:
     outcomes: list
     problems: list
     students: list
+    workers: int = 1
+    sandboxed: bool = False
+    seconds: float = 0.0
 
 
 def last_error_line(text):
@@ -78,33 +99,232 @@ def read_scores(api, root, student, lesson):
         return float(submission.score or 0.0), float(submission.max_score), questions
 
 
-def grade_one(api, root, submission):
-    import_submission(root, submission)
-    result = api.autograde(submission.lesson, submission.student, force=True, create=True)
-    if not result["success"]:
-        return Outcome(submission.student, submission.lesson, "failed",
-                       message=f"autograde failed: {last_error_line(result.get('error') or result.get('log'))}")
-    score, max_score, questions = read_scores(api, root, submission.student, submission.lesson)
-    feedback = api.generate_feedback(submission.lesson, submission.student, force=True)
-    path = Path(root) / "feedback" / submission.student / submission.lesson / f"{submission.lesson}.html"
-    return Outcome(submission.student, submission.lesson, "graded", score, max_score,
-                   questions=questions, feedback=path if feedback["success"] and path.exists() else None)
+# ------------------------------------------------------------------------------------------ settings
+DEFAULT_NOTEBOOK_BUDGET_S = 900
+HARDENED_PREPROCESSORS = [
+    "autograder.hardened.HardenedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 
-def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=SOLUTIONS):
-    """Grade every submission found in `folder`; returns a GradingRun."""
+def default_workers():
+    return max(1, os.cpu_count() or 1)
+
+
+def grading_dir(root):
+    return Path(root) / ".grading"
+
+
+def hidden_paths(root):
+    """What a sandboxed kernel must not see: the build folder (gradebook, every student's files),
+    and the checkout (solutions/, lessons/)."""
+    return sorted({str(Path(root).resolve().parent), str(ROOT)})
+
+
+def exposed_paths():
+    return [str(ROOT / "course"), str(ROOT / "autograder")]
+
+
+# ------------------------------------------------------------------------------------------ worker side
+_worker = {}
+
+
+def never_block_on_dead_kernels():
+    """A ZeroMQ context that the garbage collector finalises while a socket of a finished kernel
+    client is still open blocks for ever in Context.term() (seen here: grading workers hung in
+    Context.__del__ after a few notebooks). Workers therefore never terminate contexts from a
+    finaliser: an unreachable context is simply dropped; the worker process ends with the batch."""
+    import zmq
+
+    zmq.Context.__del__ = lambda self: None
+
+
+def worker_init(settings):
+    """Start of a worker process: a private gradebook copy, a kernelspec, an in-process nbgrader API."""
+    import logging
+    import warnings
+
+    never_block_on_dead_kernels()
+    from autograder.course_dir import load_config, prepare_environment
+
+    prepare_environment()
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    root = Path(settings["root"])
+    work = grading_dir(root) / f"worker-{os.getpid()}"
+    if work.exists():
+        shutil.rmtree(work)
+    (work / "runtime").mkdir(parents=True)
+    db = work / "gradebook.db"
+    shutil.copyfile(root / "gradebook.db", db)
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
+    kernels = sandbox.write_kernelspec(work / "jupyter", settings["sandbox"], hidden_paths(root), exposed_paths(),
+                                       settings.get("limits"))
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels), os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep)
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    config = load_config(root)
+    config.CourseDirectory.db_url = f"sqlite:///{db}"
+    config.Autograde.autograde_preprocessors = HARDENED_PREPROCESSORS
+    config.HardenedExecute.kernel_name = sandbox.KERNEL_NAME
+    config.HardenedExecute.notebook_budget = settings["notebook_budget"]
+    if settings.get("cell_timeout"):
+        config.Execute.timeout = settings["cell_timeout"]
+    if settings["sandbox"]:
+        config.KernelManager.transport = "ipc"
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    api.log.setLevel(logging.ERROR)
+    _worker.update(api=api, db=f"sqlite:///{db}", root=root)
+
+
+def grades_of(db_url, student, lesson):
+    """Everything autograde wrote for one submission, as plain data (to be merged by the parent)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gradebook:
+        submission = gradebook.find_submission(lesson, student)
+        return {"timestamp": submission.timestamp.isoformat() if submission.timestamp else None,
+                "notebooks": {nb.name: {
+                    "late_submission_penalty": nb.late_submission_penalty,
+                    "grades": {g.name: [g.auto_score, g.needs_manual_grade] for g in nb.grades},
+                    "comments": {c.name: c.auto_comment for c in nb.comments}} for nb in submission.notebooks}}
+
+
+def grade_in_worker(student, lesson):
+    """Autograde and write feedback for one imported submission (in a worker process)."""
+    from autograder.hardened import REPORTS
+
+    api, root = _worker["api"], _worker["root"]
+    REPORTS.clear()
+    result = {"student": student, "lesson": lesson, "success": False}
+    try:
+        graded = api.autograde(lesson, student, force=True, create=True)
+        reports = [r for (s, a, _), r in REPORTS.items() if s == student and a == lesson]
+        result["kernel"] = reports[0] if reports else {}
+        if not graded["success"]:
+            result["error"] = f"autograde failed: {last_error_line(graded.get('error') or graded.get('log'))}"
+            return result
+        result["grades"] = grades_of(_worker["db"], student, lesson)
+        feedback = api.generate_feedback(lesson, student, force=True)
+        path = Path(root) / "feedback" / student / lesson / f"{lesson}.html"
+        result["feedback"] = str(path) if feedback["success"] and path.exists() else None
+        result["success"] = True
+    except Exception as error:  # one broken submission never stops the batch
+        result["error"] = f"grading raised {type(error).__name__}: {error}"
+    return result
+
+
+# ------------------------------------------------------------------------------------------ parent side
+def merge(gradebook, result):
+    """Write a worker's grades for one submission into the course gradebook (this process only)."""
+    from datetime import datetime
+
+    student, lesson, data = result["student"], result["lesson"], result["grades"]
+    gradebook.update_or_create_student(student)
+    stamp = datetime.fromisoformat(data["timestamp"]) if data["timestamp"] else None
+    gradebook.update_or_create_submission(lesson, student, **({"timestamp": stamp} if stamp else {}))
+    for notebook, values in data["notebooks"].items():
+        submitted = gradebook.find_submission_notebook(notebook, lesson, student)
+        submitted.late_submission_penalty = values["late_submission_penalty"]
+        for name, (auto_score, needs_manual) in values["grades"].items():
+            grade = gradebook.find_grade(name, notebook, lesson, student)
+            grade.auto_score, grade.needs_manual_grade = auto_score, needs_manual
+        for name, auto_comment in values["comments"].items():
+            gradebook.find_comment(name, notebook, lesson, student).auto_comment = auto_comment
+    gradebook.db.commit()
+
+
+def kernel_notes(kernel):
+    notes = []
+    if kernel.get("dead_at"):
+        notes.append(f"the kernel died in {kernel['dead_at']}; that question and the ones after it scored 0")
+    if kernel.get("budget_exceeded_at"):
+        notes.append(f"the notebook's time budget ran out before {kernel['budget_exceeded_at']}; "
+                     "the questions from there on scored 0")
+    if kernel.get("truncated"):
+        notes.append(f"output of {len(kernel['truncated'])} cell(s) was truncated")
+    return notes
+
+
+def prepare(root, submission):
+    """Import one submission and normalise it against the release; returns (notes, flags)."""
+    target = import_submission(root, submission) / f"{submission.lesson}.ipynb"
+    released = Path(root) / "release" / submission.lesson / f"{submission.lesson}.ipynb"
+    try:
+        return normalise_file(target, released)
+    except Exception as error:
+        return [f"could not normalise the notebook ({type(error).__name__}: {error}); graded as submitted"], []
+
+
+def run_workers(tasks, settings, workers, show_progress):
+    """Yield worker results as they finish."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
     from tqdm.auto import tqdm
 
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                             initializer=worker_init, initargs=(settings,)) as pool:
+        futures = {pool.submit(grade_in_worker, student, lesson): (student, lesson) for student, lesson in tasks}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading ({workers} workers)",
+                           unit="notebook", disable=not show_progress):
+            try:
+                yield future.result()
+            except Exception as error:  # a worker process that died
+                student, lesson = futures[future]
+                yield {"student": student, "lesson": lesson, "success": False,
+                       "error": f"the grading worker died ({type(error).__name__}: {error})"}
+
+
+def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=SOLUTIONS, workers=None,
+                sandbox_mode="auto", notebook_budget=DEFAULT_NOTEBOOK_BUDGET_S, cell_timeout=None, limits=None):
+    """Grade every submission found in `folder`; returns a GradingRun.
+
+    workers: worker processes (default: one per core). sandbox_mode: 'auto' (bubblewrap when it
+    works, a loud warning otherwise), 'require' (refuse to grade without it) or 'off'.
+    """
+    started = time.monotonic()
     lessons = lessons or lesson_ids(solutions)
+    use_sandbox = sandbox.check(sandbox_mode)
     root = build(root, lessons, solutions)
     generate(root, lessons)
     batch = scan(folder, lessons)
+    prepared = {(s.student, s.lesson): prepare(root, s) for s in batch.submissions}
+    workers = max(1, min(workers or default_workers(), len(batch.submissions) or 1))
+    settings = {"root": str(Path(root).resolve()), "sandbox": use_sandbox, "notebook_budget": notebook_budget,
+                "cell_timeout": cell_timeout, "limits": limits}
     api = nbgrader_api(root)
-    outcomes = []
-    for submission in tqdm(batch.submissions, desc="grading", unit="notebook", disable=not show_progress):
-        try:
-            outcomes.append(grade_one(api, root, submission))
-        except Exception as error:  # one broken submission never stops the batch
-            outcomes.append(Outcome(submission.student, submission.lesson, "failed",
-                                    message=f"grading raised {type(error).__name__}: {error}"))
-    return GradingRun(Path(root), lessons, outcomes, batch.problems, batch.students)
+    outcomes = {}
+    tasks = sorted(prepared)
+    results = run_workers(tasks, settings, workers, show_progress) if tasks else []
+    with api.gradebook as gradebook:
+        for result in results:
+            key = (result["student"], result["lesson"])
+            notes, flags = prepared[key]
+            kernel = result.get("kernel") or {}
+            notes = notes + kernel_notes(kernel)
+            flags = flags + list(kernel.get("flags", []))
+            if not result["success"]:
+                outcomes[key] = Outcome(*key, "failed", message=result.get("error", "unknown error"),
+                                        flags=flags, notes=notes)
+                continue
+            try:
+                merge(gradebook, result)
+            except Exception as error:
+                gradebook.db.rollback()
+                outcomes[key] = Outcome(*key, "failed", message=f"could not record the grades ({error})",
+                                        flags=flags, notes=notes)
+                continue
+            outcomes[key] = Outcome(*key, "graded", feedback=Path(result["feedback"]) if result.get("feedback") else None,
+                                    flags=flags, notes=notes)
+    for key, outcome in outcomes.items():
+        if outcome.status == "graded":
+            outcome.score, outcome.max_score, outcome.questions = read_scores(api, root, *key)
+    shutil.rmtree(grading_dir(root), ignore_errors=True)
+    return GradingRun(Path(root), lessons, [outcomes[k] for k in sorted(outcomes)], batch.problems, batch.students,
+                      workers=workers, sandboxed=use_sandbox, seconds=time.monotonic() - started)

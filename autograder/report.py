@@ -5,7 +5,12 @@
                                                  (the shape of Gradescope's results.json)
     build/grades/feedback/<student>/<lesson>.html the student's feedback page (no hidden test code)
     build/grades/summary.txt                    the table printed at the end of a run
+    build/grades/class_report.html              per question mean, failure messages grouped by cause,
+                                                 score distribution, integrity flags and notes
 """
+import html
+import re
+from collections import Counter, defaultdict
 import csv
 import json
 import shutil
@@ -16,8 +21,10 @@ def results_json(outcome):
     tests = [{"name": q.name, "score": q.score, "max_score": q.max_score,
               "status": "passed" if q.score >= q.max_score else "failed", "output": q.output}
              for q in outcome.questions]
+    output = "\n".join([outcome.message] + [f"note: {n}" for n in getattr(outcome, "notes", [])]).strip()
     return {"student": outcome.student, "lesson": outcome.lesson, "status": outcome.status,
-            "score": outcome.score, "max_score": outcome.max_score, "output": outcome.message, "tests": tests}
+            "score": outcome.score, "max_score": outcome.max_score, "output": output, "tests": tests,
+            "flags": list(getattr(outcome, "flags", [])), "notes": list(getattr(outcome, "notes", []))}
 
 
 def gradebook_rows(root):
@@ -88,7 +95,75 @@ def summary_table(run):
     notes += [f"  {s:<{width}}  {lesson}: no submission" for s, lesson in missing_lessons(run)]
     if notes:
         lines += ["", "Problems (not graded, or graded with a note)"] + notes
+    flagged = [f"  {o.student:<{width}}  {o.lesson}: {flag}" for o in run.outcomes for flag in getattr(o, "flags", [])]
+    if flagged:
+        lines += ["", "Integrity flags (for the instructor to look at)"] + flagged
+    repaired = [f"  {o.student:<{width}}  {o.lesson}: {note}" for o in run.outcomes for note in getattr(o, "notes", [])]
+    if repaired:
+        lines += ["", "Notes (repaired metadata, dead kernels, time budget, truncated output)"] + repaired
     return "\n".join(lines)
+
+
+def failure_causes(run):
+    """{(lesson, question): Counter(cause)} where a cause is a FAIL line with its numbers blanked."""
+    causes = defaultdict(Counter)
+    for outcome in run.outcomes:
+        for q in outcome.questions:
+            for line in (q.output or "").splitlines():
+                line = line.strip()
+                if line.startswith("FAIL") or (q.score < q.max_score and ("Error" in line or "error" in line)):
+                    causes[(outcome.lesson, q.name)][re.sub(r"[-+]?\d[\d.e+-]*", "#", line)[:200]] += 1
+    return causes
+
+
+def histogram_svg(values, maximum, bins=10, width=420, height=140):
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int(bins * v / maximum)) if maximum else 0] += 1
+    top = max(counts) or 1
+    bar = width / bins
+    rects = "".join(f'<rect x="{i * bar + 1:.0f}" y="{height - 20 - (height - 30) * c / top:.0f}" width="{bar - 2:.0f}" '
+                    f'height="{(height - 30) * c / top:.0f}" fill="#4a7"><title>{c}</title></rect>'
+                    f'<text x="{i * bar + bar / 2:.0f}" y="{height - 5}" font-size="10" text-anchor="middle">'
+                    f'{100 * i // bins}%</text>' for i, c in enumerate(counts))
+    return f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">{rects}</svg>'
+
+
+def class_report_html(run):
+    lessons = sorted({o.lesson for o in run.outcomes})
+    causes = failure_causes(run)
+    parts = ["<!doctype html><meta charset='utf-8'><title>Class report</title>",
+             "<style>body{font-family:sans-serif;max-width:60em;margin:auto}td,th{padding:2px 8px}"
+             "table{border-collapse:collapse}tr:nth-child(even){background:#f3f3f3}</style>",
+             f"<h1>Class report</h1><p>{len(run.outcomes)} submissions, {len(run.students)} students, "
+             f"{getattr(run, 'workers', 1)} workers, sandbox {'on' if getattr(run, 'sandboxed', False) else 'OFF'}.</p>"]
+    for lesson in lessons:
+        graded = [o for o in run.outcomes if o.lesson == lesson and o.status == "graded"]
+        parts.append(f"<h2>{html.escape(lesson)}</h2>")
+        if not graded:
+            parts.append("<p>No graded submission.</p>")
+            continue
+        maximum = graded[0].max_score
+        parts.append(f"<p>Score distribution ({len(graded)} graded, mean "
+                     f"{sum(o.score for o in graded) / len(graded):.2f} / {maximum:g})</p>")
+        parts.append(histogram_svg([o.score for o in graded], maximum))
+        parts.append("<table><tr><th>question</th><th>mean</th><th>max</th><th>full marks</th><th>most common failures</th></tr>")
+        for q in graded[0].questions:
+            got = [x.score for o in graded for x in o.questions if x.name == q.name]
+            common = "<br>".join(f"{n}&times; {html.escape(c)}" for c, n in causes[(lesson, q.name)].most_common(4))
+            parts.append(f"<tr><td>{html.escape(q.name)}</td><td>{sum(got) / len(got):.2f}</td><td>{q.max_score:g}</td>"
+                         f"<td>{sum(g >= q.max_score for g in got)}/{len(got)}</td><td>{common}</td></tr>")
+        parts.append("</table>")
+    flagged = [(o, f) for o in run.outcomes for f in getattr(o, "flags", [])]
+    if flagged:
+        parts.append("<h2>Integrity flags</h2><ul>" + "".join(
+            f"<li>{html.escape(o.student)} / {html.escape(o.lesson)}: {html.escape(f)}</li>" for o, f in flagged) + "</ul>")
+    failed = [o for o in run.outcomes if o.status == "failed"]
+    if failed or run.problems:
+        parts.append("<h2>Not graded</h2><ul>" + "".join(
+            f"<li>{html.escape(o.student)} / {html.escape(o.lesson)}: {html.escape(o.message)}</li>" for o in failed)
+            + "".join(f"<li>{html.escape(p.path)}: {html.escape(p.message)}</li>" for p in run.problems) + "</ul>")
+    return "\n".join(parts)
 
 
 def write_reports(run, out=None):
@@ -105,4 +180,5 @@ def write_reports(run, out=None):
     out.mkdir(parents=True, exist_ok=True)
     write_grades_csv(out / "grades.csv", run.root, run.outcomes)
     (out / "summary.txt").write_text(summary_table(run) + "\n")
+    (out / "class_report.html").write_text(class_report_html(run))
     return out
