@@ -6,6 +6,8 @@
   numbers 0..9999 written out in English words -> Vietnamese words.
 - `Vocab`: a word or character vocabulary with padding, start and end symbols.
 - `draw_stacked_bidirectional()`: the figure of a two-layer bidirectional RNN.
+- `load_co2()`: monthly mean atmospheric CO2 at Mauna Loa, March 1958 to December 2001 (a real series, public
+  domain; see course/data/README.md).
 """
 import numpy as np
 
@@ -200,6 +202,20 @@ def number_pairs(seed=0, held_out=1000):
     order = np.random.default_rng(seed).permutation(10000)
     pairs = [(number_to_english(int(n)), number_to_vietnamese(int(n)), int(n)) for n in order]
     return pairs[held_out:], pairs[:held_out]
+
+
+# ----------------------------------------------------------------------------- a real time series
+def load_co2():
+    """Monthly mean CO2 at Mauna Loa, Hawaii (ppm), 1958-03 .. 2001-12: 526 months, no gaps.
+
+    Returns (time, co2, interpolated): time (526,) in years (1958.167 = March 1958, the month's start),
+    co2 (526,) float64 in ppm, interpolated (526,) bool, True for the 5 months without any measurement,
+    filled by linear interpolation. Origin and license: course/data/README.md.
+    """
+    from pathlib import Path
+    raw = np.loadtxt(Path(__file__).resolve().parent / "data" / "mauna_loa_co2_monthly.csv", delimiter=",",
+                     skiprows=1)
+    return raw[:, 0] + (raw[:, 1] - 1) / 12, raw[:, 2], raw[:, 3].astype(bool)
 
 
 # ----------------------------------------------------------------------------- figures

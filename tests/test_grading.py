@@ -94,3 +94,31 @@ def test_a_new_batch_keeps_earlier_grades(demo_build, tmp_path):
     assert rows[("gil", lesson)]["score"] == "0"
     ada = result(build, "ada", lesson)
     assert float(rows[("ada", lesson)]["score"]) == ada["score"] == ada["max_score"]
+
+
+def test_grades_match_a_serial_stock_nbgrader_autograde(demo_build, tmp_path):
+    """Parity: stock `nbgrader autograde` (serial, no sandbox, no guard) on a copy of the same course
+    and submissions gives the same score per question as this grader's workers did."""
+    import os
+    import subprocess
+    import sys
+
+    from nbgrader.api import Gradebook
+
+    from autograder.lessons import ROOT
+
+    build, lesson = demo_build[0], "02_vanilla_rnn"
+    course = tmp_path / "course"
+    shutil.copytree(build / "course", course, ignore=shutil.ignore_patterns("autograded", "feedback", ".grading"))
+    config = (course / "nbgrader_config.py").read_text()
+    (course / "nbgrader_config.py").write_text(config.replace(str((build / "course").resolve()), str(course)))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    students = ["ada", "ben", "chi", "dan"]
+    for student in students:
+        subprocess.run([sys.executable, "-m", "nbgrader", "autograde", lesson, "--force", f"--student={student}"],
+                       cwd=course, env=env, check=True, capture_output=True, timeout=600)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        for student in students:
+            stock = {g.name: g.score for nb in gradebook.find_submission(lesson, student).notebooks for g in nb.grades}
+            ours = {name: score for name, (score, _) in question_scores(build, student, lesson).items()}
+            assert stock == ours, f"{student}: stock {stock} != ours {ours}"

@@ -59,3 +59,16 @@ def test_solution_notebook_in_full_mode(lesson_id):
     notebook, seconds = execute(lesson_id, grading=False, timeout=600)
     print(f"{lesson_id}: full mode ran in {seconds:.1f} s")
     assert count_images(notebook) > 0
+
+
+def test_lesson6_experiments_report_their_metric_against_a_target_in_grading_mode():
+    """Each of lesson 6's experiments prints its reached figure next to its target, and plots."""
+    from autograder.bench_experiments import target_lines
+
+    if "06_applications" not in LESSON_IDS:
+        pytest.skip("lesson 6 is not in solutions/")
+    notebook, _ = execute("06_applications", grading=True, timeout=120)
+    lines = target_lines(notebook)
+    for metric in ("negated", "perplexity", "exact match", "MAE"):
+        assert any(metric in line for line in lines), f"no target line mentions {metric!r}: {lines}"
+    assert count_images(notebook) >= 4
