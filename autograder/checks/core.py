@@ -70,6 +70,15 @@ def expect_close(what, actual, expected, tol=1e-7, atol=None):
             raise Mismatch(f"{what}: max absolute error {err:.1e} > tolerance {atol:.0e}")
 
 
+def with_exact_float32(part):
+    """A part that first turns TF32 off, for float32 comparisons against torch.nn on CUDA."""
+    def run():
+        from course import exact_float32
+        exact_float32()
+        part()
+    return run
+
+
 class Question:
     """One graded question: parts with weights, a score, a report."""
 

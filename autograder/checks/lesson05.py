@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import Mismatch, expect_close, to_numpy
+from autograder.checks.core import Mismatch, expect_close, to_numpy, with_exact_float32
 
 NUMPY_TOL = 1e-7      # float64 against the oracle, relative error
 TORCH_ATOL = 1e-5     # float32 against torch.nn.GRU, max absolute error
@@ -473,11 +473,5 @@ def torch_gru(q):
     q.part("backward on CPU: gradients of x, h0 and all four parameters match nn.GRU",
            _torch_backward_part(q, student_cls), weight=2)
     if torch.cuda.is_available():
-        def on_cuda(part):
-            def run():
-                from course import exact_float32
-                exact_float32()
-                part()
-            return run
-        q.part("forward on CUDA (TF32 off)", on_cuda(_torch_forward_part(q, student_cls, device="cuda")))
-        q.part("backward on CUDA (TF32 off)", on_cuda(_torch_backward_part(q, student_cls, device="cuda")))
+        q.part("forward on CUDA (TF32 off)", with_exact_float32(_torch_forward_part(q, student_cls, device="cuda")))
+        q.part("backward on CUDA (TF32 off)", with_exact_float32(_torch_backward_part(q, student_cls, device="cuda")))

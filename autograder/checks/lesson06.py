@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import Mismatch, expect_close, to_numpy
+from autograder.checks.core import Mismatch, expect_close, to_numpy, with_exact_float32
 
 NUMPY_TOL = 1e-7
 TORCH_ATOL = 1e-5
@@ -211,14 +211,8 @@ def deep_bilstm(q):
     q.part("backward on CPU, 2 layers: gradients of x, h0, c0 and all parameters match nn.LSTM",
            _lstm_backward_part(q, student_cls), weight=2)
     if torch.cuda.is_available():
-        def on_cuda(part):
-            def run():
-                from course import exact_float32
-                exact_float32()
-                part()
-            return run
-        q.part("forward on CUDA (TF32 off)", on_cuda(_lstm_forward_part(q, student_cls, device="cuda")))
-        q.part("backward on CUDA (TF32 off)", on_cuda(_lstm_backward_part(q, student_cls, device="cuda")))
+        q.part("forward on CUDA (TF32 off)", with_exact_float32(_lstm_forward_part(q, student_cls, device="cuda")))
+        q.part("backward on CUDA (TF32 off)", with_exact_float32(_lstm_backward_part(q, student_cls, device="cuda")))
 
 
 # ----------------------------------------------------------------------------------------------
