@@ -16,6 +16,7 @@ One failed submission is recorded as an Outcome with status "failed" and its rea
 submission is still graded. Earlier grades in the gradebook are never removed.
 """
 import os
+import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -66,8 +67,12 @@ class GradingRun:
 
 
 def last_error_line(text):
-    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "unknown error"
+    """The most telling line of a failed nbgrader run: its last exception other than nbgrader's
+    generic "see the above traceback" wrapper, else its last line."""
+    lines = [line.strip() for line in (text or "").strip().splitlines() if line.strip()]
+    causes = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Exit)\b.*:", line)
+              and "NbGraderException" not in line]
+    return (causes or lines or ["unknown error"])[-1][:300]
 
 
 def cell_outputs(notebook_path):
@@ -144,6 +149,18 @@ def never_block_on_dead_kernels():
     zmq.Context.__del__ = lambda self: None
 
 
+def short_runtime_dir():
+    """A private (0700) folder with a short path for the kernels' connection files and ipc sockets:
+    a unix socket path may not exceed 107 bytes, which a runtime folder inside a deep course
+    directory does (seen with pytest's temporary folders). Removed when the worker ends."""
+    import atexit
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="rnn-grader-")
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
+
+
 def worker_init(settings):
     """Start of a worker process: a private gradebook copy, a kernelspec, an in-process nbgrader API."""
     import logging
@@ -158,10 +175,10 @@ def worker_init(settings):
     work = grading_dir(root) / f"worker-{os.getpid()}"
     if work.exists():
         shutil.rmtree(work)
-    (work / "runtime").mkdir(parents=True)
+    work.mkdir(parents=True)
     db = work / "gradebook.db"
     shutil.copyfile(root / "gradebook.db", db)
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(work / "runtime")
+    os.environ["JUPYTER_RUNTIME_DIR"] = short_runtime_dir()
     kernels = sandbox.write_kernelspec(work / "jupyter", settings["sandbox"], hidden_paths(root), exposed_paths(),
                                        settings.get("limits"))
     os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels), os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep)
