@@ -18,12 +18,12 @@ from course.numerics import rel_error
 GATES = ("i", "f", "g", "o")
 GATE_NAMES = {"i": "input gate i", "f": "forget gate f", "g": "candidate g", "o": "output gate o"}
 KNOWN_ORDERS = {
-    ("i", "f", "o", "g"): "CS231n's order i, f, o, g (and fastbook's): the g and o blocks are swapped",
-    ("f", "i", "g", "o"): "the input and forget gates swapped (f, i, g, o)",
+    ("i", "f", "o", "g"): "CS231n's (and fastbook's) order: the g and o blocks are swapped",
+    ("f", "i", "g", "o"): "the input and forget gates swapped",
     ("i", "g", "f", "o"): "TensorFlow's BasicLSTMCell order i, j, f, o (j is the candidate g)",
-    ("f", "i", "o", "g"): "i and f swapped, and g and o swapped (f, i, o, g)",
-    ("i", "o", "g", "f"): "the forget and output gates swapped (i, o, g, f)",
-    ("o", "f", "g", "i"): "the input and output gates swapped (o, f, g, i)",
+    ("f", "i", "o", "g"): "i and f swapped, and g and o swapped",
+    ("i", "o", "g", "f"): "the forget and output gates swapped",
+    ("o", "f", "g", "i"): "the input and output gates swapped",
     ("i", "f", "g", "o"): "the course's order",
 }
 LAYOUT = ("The course uses torch's order: columns [0:H] input gate i, [H:2H] forget gate f, "
