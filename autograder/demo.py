@@ -4,6 +4,7 @@
     ben   the untouched release                                 -> 0
     chi   full solutions with realistic bugs (BUGS below)       -> loses only those functions' points
     dan   full solutions whose functions print to stderr        -> full marks (warnings never cost points)
+    vy    full solutions written in the Vietnamese edition      -> full marks (one autograder for both editions)
     eve   a corrupt notebook, a lesson that does not exist, a stray file; fay: an empty folder
           -> one line each in the report, everything else graded
 """
@@ -20,6 +21,7 @@ from autograder.grade import grade_batch
 from autograder.lessons import BUILD, SOLUTIONS, lesson_ids, solution_path
 from autograder.release import generate
 from autograder.report import summary_table, write_reports
+from autograder.translate import read_catalogue, translate_notebook
 
 # (lesson, question, pattern, replacement, what the bug is)
 BUGS = [
@@ -78,6 +80,11 @@ def buggy_edit(lesson_id):
     return edit if bugs else None
 
 
+def vietnamese(notebook, lesson_id, solutions=SOLUTIONS):
+    """The same submission in the Vietnamese edition (cells whose translation is stale stay English)."""
+    return translate_notebook(notebook, read_catalogue(lesson_id, "vi", solutions), "vi", strict=False)
+
+
 def make_submissions(folder, root, lessons, solutions=SOLUTIONS):
     folder = Path(folder)
     if folder.exists():
@@ -91,6 +98,7 @@ def make_submissions(folder, root, lessons, solutions=SOLUTIONS):
         shutil.copyfile(released, folder / f"ben__{lesson_id}.ipynb")
         nbformat.write(submission(released, sources, buggy_edit(lesson_id)), str(folder / "chi" / f"{lesson_id}.ipynb"))
         nbformat.write(submission(released, sources, lambda _, s: with_noise(s)), str(folder / f"dan__{lesson_id}.ipynb"))
+        nbformat.write(vietnamese(submission(released, sources), lesson_id, solutions), str(folder / f"vy__{lesson_id}.ipynb"))
     (folder / f"eve__{lessons[0]}.ipynb").write_text('{"cells": [ this is not JSON')
     shutil.copyfile(folder / f"ben__{lessons[0]}.ipynb", folder / "eve__99_transformers.ipynb")
     (folder / "notes from eve.txt").write_text("I could not finish, sorry")

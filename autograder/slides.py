@@ -87,7 +87,7 @@ def lesson_title(notebook, fallback):
 
 def _source_digest(lesson_id, full, solutions):
     h = hashlib.sha256(Path(solutions, f"{lesson_id}.ipynb").read_bytes())
-    for path in sorted((ROOT / "course").rglob("*.py")):
+    for path in sorted([*(ROOT / "course").rglob("*.py"), *(ROOT / "course").rglob("*.json")]):
         h.update(path.read_bytes())
     h.update(b"full" if full else b"grading")
     return h.hexdigest()[:16]
@@ -104,6 +104,7 @@ def _execute(solution_path, out_path, full, timeout):
     pythonpath = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *pythonpath])
     notebook = nbformat.read(str(solution_path), as_version=4)
+    os.environ["RNN_COURSE_LANG"] = notebook.metadata.get("rnn_course", {}).get("language", "en")
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", store_widget_state=False,
                    resources={"metadata": {"path": str(Path(solution_path).parent)}}).execute()
     tmp = Path(str(out_path) + ".tmp")
@@ -461,16 +462,31 @@ def tall_slides_report(decks):
     return lines
 
 
-def build_all(lessons=None, build=BUILD, full=False, pdf=True, site=True, log=print):
-    """Decks into build/slides/, then the site into build/site/; returns (decks, site index or None)."""
+def edition_sources(language, build=BUILD):
+    """(solutions folder, lessons folder, output suffix) of an edition. A translated edition's solution
+    notebooks are built from the catalogues into build/<language>/solutions/ (see autograder/translate.py)."""
+    if language == "en":
+        return SOLUTIONS, LESSONS, ""
+    from autograder.translate import write_solutions
+
+    solutions = Path(build) / language / "solutions"
+    write_solutions(language, solutions)
+    return solutions, LESSONS / language, language
+
+
+def build_all(lessons=None, build=BUILD, full=False, pdf=True, site=True, log=print, language="en"):
+    """Decks into build/slides/[<language>/], then the site into build/site/[<language>/];
+    returns (decks, site index or None)."""
     build = Path(build)
-    decks = build_decks(lessons, out=build / "slides", full=full, pdf=pdf, cache=build / "cache" / "executed",
-                        web=build / "web", log=log)
+    solutions, lessons_dir, suffix = edition_sources(language, build)
+    decks = build_decks(lessons, out=build / "slides" / suffix, full=full, pdf=pdf, solutions=solutions,
+                        lessons_dir=lessons_dir, cache=build / "cache" / "executed", web=build / "web", log=log)
     index = None
     if site:
         from autograder.site import build_site
 
-        index = build_site(decks, slides_dir=build / "slides", out=build / "site")
+        index = build_site(decks, slides_dir=build / "slides" / suffix, out=build / "site" / suffix,
+                           lessons_dir=lessons_dir, language=language)
         log(f"site  {index}")
     return decks, index
 

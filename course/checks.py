@@ -7,6 +7,7 @@ separate (they live with the instructor's autograder); these checks are for you.
 """
 import numpy as np
 
+from course.i18n import translate
 from course.numerics import numeric_gradient, rel_error
 
 FD_TOLERANCE = 1e-6
@@ -14,11 +15,15 @@ EXACT_TOLERANCE = 1e-7
 
 
 class CheckFailed(AssertionError):
-    """A visible check found a problem; the message says what to look at."""
+    """A visible check found a problem; the message says what to look at (in the student's language)."""
+
+    def __init__(self, message):
+        super().__init__(translate(message))
 
 
-def ok(message):
-    print(f"OK  {message}")
+def ok(*parts):
+    """Print a check's success line, "OK  " and the message (parts joined with spaces, as print does)."""
+    print("OK ", translate(" ".join(str(part) for part in parts)))
 
 
 def check_true(condition, message):

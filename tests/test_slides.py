@@ -67,15 +67,18 @@ def chromium():
     return path
 
 
-@pytest.fixture(scope="session")
-def built(chromium, tmp_path_factory):
-    """Decks, PDFs and site of every released lesson, and what the browser saw in each."""
-    root = tmp_path_factory.mktemp("slides")
+@pytest.fixture(scope="session", params=["en", "vi"])
+def built(request, chromium, tmp_path_factory):
+    """Decks, PDFs and site of every released lesson in one edition, and what the browser saw in each."""
+    language = request.param
+    root = tmp_path_factory.mktemp(f"slides-{language}")
+    solutions, lessons_dir, _ = S.edition_sources(language, root)
     decks = S.build_decks(LESSON_IDS, out=root / "slides", full=False, chromium=chromium, cache=root / "cache",
-                          log=lambda message: None)
-    index = build_site(decks, root / "slides", root / "site")
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    jobs = [{"kind": "deck", "url": d.html.resolve().as_uri(), **({"screenshot": str(SCREENSHOT)} if i == 0 else {})}
+                          solutions=solutions, lessons_dir=lessons_dir, log=lambda message: None)
+    index = build_site(decks, root / "slides", root / "site", lessons_dir=lessons_dir, language=language)
+    screenshot = SCREENSHOT.with_name(f"{SCREENSHOT.stem}-{language}.png")
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    jobs = [{"kind": "deck", "url": d.html.resolve().as_uri(), **({"screenshot": str(screenshot)} if i == 0 else {})}
             for i, d in enumerate(decks)]
     jobs.append({"kind": "page", "url": index.resolve().as_uri()})
     jobs += [{"kind": "page", "url": (root / "site" / "lessons" / f"{d.lesson_id}.html").resolve().as_uri()}
@@ -83,7 +86,7 @@ def built(chromium, tmp_path_factory):
     results = S.run_browser(jobs, chromium, S.npm_install())
     n = len(decks)
     return {"root": root, "decks": decks, "index": index, "shown": results[:n], "index_page": results[n],
-            "pages": results[n + 1:]}
+            "pages": results[n + 1:], "language": language, "lessons_dir": lessons_dir, "screenshot": screenshot}
 
 
 def test_every_released_lesson_has_a_deck_a_pdf_and_a_page(built):
@@ -164,10 +167,21 @@ def test_site_index_links_every_lesson_its_slides_and_its_notebook(built):
         for href in (f"lessons/{lid}.html", f"lessons/{lid}.ipynb", f"slides/{lid}.slides.html", f"slides/{lid}.pdf"):
             assert href in links, f"index has no link to {href}"
             assert (site / href).exists(), f"{href} is linked but missing"
-        assert (site / "lessons" / f"{lid}.ipynb").read_bytes() == (LESSONS / f"{lid}.ipynb").read_bytes()
+        assert (site / "lessons" / f"{lid}.ipynb").read_bytes() == (built["lessons_dir"] / f"{lid}.ipynb").read_bytes()
         assert deck.title in built["index_page"]["text"]
 
 
 def test_screenshot_of_the_first_slide_with_math(built):
-    assert SCREENSHOT.exists() and SCREENSHOT.stat().st_size > 10_000
+    assert built["screenshot"].exists() and built["screenshot"].stat().st_size > 10_000
     assert built["shown"][0].get("screenshot_slide"), "no slide with math in the first deck"
+
+
+def test_vietnamese_edition_shows_vietnamese_text_and_figures(built):
+    """The Vietnamese decks carry the catalogue's text, and their figures were drawn in Vietnamese."""
+    if built["language"] != "vi":
+        pytest.skip("Vietnamese edition only")
+    for deck, shown in zip(built["decks"], built["shown"]):
+        assert re.search(r"Bài \d", deck.title), f"{deck.lesson_id}: title {deck.title!r} is not the Vietnamese one"
+        assert "chuỗi" in shown["text"] or "mạng hồi quy" in shown["text"], f"{deck.lesson_id}: no Vietnamese text"
+        notebook = nbformat.read(str(built["root"] / "slides" / f".{deck.lesson_id}.illustrated.ipynb"), as_version=4)
+        assert notebook.metadata["rnn_course"]["language"] == "vi"
