@@ -9,6 +9,8 @@
     python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
     python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
     python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
+    python3 -m autograder translate            build the Vietnamese edition lessons/vi/ from solutions/vi/ catalogues
+                         [--status | --check | --update | --show LESSON]
 """
 import argparse
 import subprocess
@@ -83,12 +85,37 @@ def cmd_grade(args):
 def cmd_slides(args):
     from autograder.slides import build_all, tall_slides_report
 
-    decks, index = build_all(args.lessons, full=not args.quick, pdf=not args.no_pdf, site=not args.no_site)
-    tall = tall_slides_report(decks)
-    if tall:
-        print(f"\n{len(tall)} slide(s) taller than the page (split them in the lesson; the PDF zooms them out to fit):")
-        print("\n".join(f"  {line}" for line in tall))
-    print(f"\nSlides: {decks[0].html.parent if decks else '-'}" + (f"\nSite:   {index}" if index else ""))
+    languages = ["vi", "en"] if args.language == "both" else [args.language]
+    for language in languages:   # Vietnamese first, so that the English index can link to it
+        decks, index = build_all(args.lessons, full=not args.quick, pdf=not args.no_pdf, site=not args.no_site,
+                                 language=language)
+        tall = tall_slides_report(decks)
+        if tall:
+            print(f"\n{len(tall)} slide(s) taller than the page (split them in the lesson; the PDF zooms them out):")
+            print("\n".join(f"  {line}" for line in tall))
+        print(f"\nSlides ({language}): {decks[0].html.parent if decks else '-'}" + (f"\nSite:   {index}" if index else ""))
+    return 0
+
+
+def cmd_translate(args):
+    from autograder import translate as tr
+
+    lessons = args.lessons or tr.lesson_ids()
+    if args.show:
+        print(tr.english_catalogue(args.show), end="")
+        return 0
+    if args.update:
+        for lesson_id in lessons:
+            print(f"updated {tr.update_catalogue(lesson_id, args.language).relative_to(ROOT)}")
+        return 0
+    if args.status or args.check:
+        problems = [p for lesson_id in lessons for p in tr.status(lesson_id, args.language)]
+        if args.check:
+            problems += tr.out_of_date(args.language)
+        print("\n".join(problems) if problems else f"{args.language}: every lesson translated and current")
+        return 1 if problems else 0
+    for path in tr.translate_lessons(args.language, lessons):
+        print(f"wrote {path.relative_to(ROOT)}")
     return 0
 
 
@@ -126,7 +153,19 @@ def parser():
                         help="figures from grading-mode runs (seconds; short experiments) instead of full runs (minutes)")
     slides.add_argument("--no-pdf", action="store_true", help="HTML decks only (no Chromium needed)")
     slides.add_argument("--no-site", action="store_true", help="decks only")
+    slides.add_argument("--language", choices=["en", "vi", "both"], default="en",
+                        help="which edition (default en; both: the Vietnamese one into slides/vi/ and site/vi/ too)")
     slides.set_defaults(run=cmd_slides)
+    translate = sub.add_parser("translate", help="build the translated student notebooks (lessons/vi/)")
+    translate.add_argument("--language", default="vi", choices=["vi"])
+    translate.add_argument("--lessons", nargs="*", help="limit to these lesson ids")
+    mode = translate.add_mutually_exclusive_group()
+    mode.add_argument("--status", action="store_true", help="list missing, stale and unmatched translations")
+    mode.add_argument("--check", action="store_true", help="--status, and whether lessons/vi/ is current")
+    mode.add_argument("--update", action="store_true",
+                      help="add TODO entries for new cells and drop removed ones in the catalogues")
+    mode.add_argument("--show", metavar="LESSON", help="print a lesson's English text in catalogue form")
+    translate.set_defaults(run=cmd_translate)
     return p
 
 
