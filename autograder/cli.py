@@ -5,12 +5,13 @@
     python3 -m autograder setup                only create .venv and install the pinned requirements
     python3 -m autograder lab                  open the student notebooks (lessons/) in JupyterLab
     python3 -m autograder build                write the nbgrader course directory under build/
-    python3 -m autograder release [--check]    release the lessons to lessons/ (or only check they are current)
+    python3 -m autograder release [--check]    release the lessons to lessons/ and lessons/vi/ (or only check them)
+                         [--edition en|vi|both]
     python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
     python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
     python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
     python3 -m autograder translate            build the Vietnamese edition lessons/vi/ from solutions/vi/ catalogues
-                         [--status | --check | --update | --show LESSON]
+                         [--status | --check | --update | --show LESSON | --notebook PATH --to en|vi]
 """
 import argparse
 import subprocess
@@ -53,7 +54,7 @@ def cmd_release(args):
         problems = out_of_date()
         print("\n".join(problems) if problems else "lessons/ is up to date with solutions/")
         return 1 if problems else 0
-    for path in release():
+    for path in release(edition=args.edition):
         print(f"released {path.relative_to(ROOT)}")
     return 0
 
@@ -101,6 +102,9 @@ def cmd_translate(args):
     from autograder import translate as tr
 
     lessons = args.lessons or tr.lesson_ids()
+    if args.notebook:
+        print(f"wrote {tr.switch_language(args.notebook, args.to, args.out)}")
+        return 0
     if args.show:
         print(tr.english_catalogue(args.show), end="")
         return 0
@@ -111,11 +115,17 @@ def cmd_translate(args):
     if args.status or args.check:
         problems = [p for lesson_id in lessons for p in tr.status(lesson_id, args.language)]
         if args.check:
-            problems += tr.out_of_date(args.language)
+            from autograder.release import out_of_date
+
+            problems += [p for p in out_of_date() if f"/{args.language}/" in p or p.startswith("Run")]
         print("\n".join(problems) if problems else f"{args.language}: every lesson translated and current")
         return 1 if problems else 0
-    for path in tr.translate_lessons(args.language, lessons):
+    for path in tr.translate_lessons(args.language, lessons, strict=False):
         print(f"wrote {path.relative_to(ROOT)}")
+    untranslated = [p for lesson_id in lessons for p in tr.status(lesson_id, args.language)]
+    if untranslated:
+        print(f"\n{len(untranslated)} cell(s) kept their English text or need a look:")
+        print("\n".join(f"  {p}" for p in untranslated))
     return 0
 
 
@@ -134,6 +144,9 @@ def parser():
     sub.add_parser("build", help="write the nbgrader course directory").set_defaults(run=cmd_build)
     release = sub.add_parser("release", help="release the lessons to lessons/")
     release.add_argument("--check", action="store_true", help="only report whether lessons/ is current")
+    release.add_argument("--edition", choices=["en", "vi", "both"], default="en",
+                         help="language of the notebooks in the course's release/ folder (lessons/ always gets "
+                              "English, lessons/vi/ Vietnamese)")
     release.set_defaults(run=cmd_release)
     export = sub.add_parser("export", help="regenerate the reference modules")
     export.add_argument("--check", action="store_true", help="only report stale modules")
@@ -165,6 +178,10 @@ def parser():
     mode.add_argument("--update", action="store_true",
                       help="add TODO entries for new cells and drop removed ones in the catalogues")
     mode.add_argument("--show", metavar="LESSON", help="print a lesson's English text in catalogue form")
+    mode.add_argument("--notebook", metavar="PATH",
+                      help="switch your own notebook to the other edition, keeping your code (see --to, --out)")
+    translate.add_argument("--to", choices=["en", "vi"], default="vi", help="with --notebook: the language")
+    translate.add_argument("--out", help="with --notebook: where to write (default <lesson>.<language>.ipynb)")
     translate.set_defaults(run=cmd_translate)
     return p
 

@@ -1,8 +1,15 @@
 """Step 2, release: nbgrader's generate_assignment, and the student notebooks written to lessons/.
 
-lessons/ is committed so that `jupyter lab lessons/` works right after a clone; it is never edited
-by hand. `out_of_date()` regenerates the release in a scratch course and compares, which is how
-the tests notice a solution changed without a release.
+lessons/ (English) and lessons/vi/ (the Vietnamese edition, built from solutions/vi/ catalogues by
+autograder/translate.py) are committed so that `jupyter lab lessons/` works right after a clone; they
+are never edited by hand. `out_of_date()` regenerates the release in a scratch course and compares,
+which is how the tests notice a solution changed without a release.
+
+The nbgrader course directory's release/<lesson>/ folder is what an instructor hands out (exchange or
+LMS). `edition` picks its language: "en", "vi" (the Vietnamese notebook under the lesson's own name),
+or "both" (<lesson>.ipynb and <lesson>.vi.ipynb side by side; a student hands in either, and the
+grader reads <lesson>.vi.ipynb as that lesson). The gradebook is the same for every edition, since
+code cells and nbgrader metadata are identical.
 """
 import shutil
 import tempfile
@@ -10,10 +17,28 @@ from pathlib import Path
 
 from autograder.course_dir import build, nbgrader_api
 from autograder.lessons import LESSONS, SOLUTIONS, lesson_ids
+from autograder.translate import read_catalogue, translate_lessons, write_translation
+
+EDITIONS = ("en", "vi", "both")
 
 
 class ReleaseError(RuntimeError):
     pass
+
+
+def set_edition(released_paths, edition, solutions=SOLUTIONS):
+    """Put the chosen edition into the course's release/ folder (the English one is already there)."""
+    if edition not in EDITIONS:
+        raise ReleaseError(f"unknown edition {edition!r}: choose one of {', '.join(EDITIONS)}")
+    if edition == "en":
+        return released_paths
+    written = []
+    for path in released_paths:
+        lesson_id = path.stem
+        target = path if edition == "vi" else path.with_name(f"{lesson_id}.vi.ipynb")
+        write_translation(path, lesson_id, "vi", target, strict=False, solutions=solutions)
+        written += [path, target] if edition == "both" else [target]
+    return written
 
 
 def generate(root, lessons):
@@ -28,16 +53,23 @@ def generate(root, lessons):
     return released
 
 
-def release(root=None, lessons=None, target=LESSONS, solutions=SOLUTIONS):
-    """Build the course directory, release every lesson and copy the student notebooks to `target`."""
+def release(root=None, lessons=None, target=LESSONS, solutions=SOLUTIONS, edition="en"):
+    """Build the course directory, release every lesson, copy the English student notebooks to `target`
+    and write the Vietnamese ones to `target`/vi/ (a cell whose translation is stale stays English
+    there: `python3 -m autograder translate --status` lists them). `edition` is what the course's
+    release/ folder hands out."""
     lessons = lessons or lesson_ids(solutions)
     root = build(root, lessons, solutions)
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in generate(root, lessons):
+    released = generate(root, lessons)
+    for path in released:
         shutil.copyfile(path, target / path.name)
         written.append(target / path.name)
+    if any(read_catalogue(lesson_id, "vi", solutions) for lesson_id in lessons):
+        written += translate_lessons("vi", lessons, target, solutions, strict=False)
+    set_edition(released, edition, solutions)
     return written
 
 
@@ -46,13 +78,16 @@ def out_of_date(lessons_dir=LESSONS, solutions=SOLUTIONS):
     problems = []
     lessons = lesson_ids(solutions)
     with tempfile.TemporaryDirectory() as scratch:
-        fresh = release(Path(scratch) / "course", lessons, Path(scratch) / "lessons", solutions)
+        fresh_dir = Path(scratch) / "lessons"
+        fresh = release(Path(scratch) / "course", lessons, fresh_dir, solutions)
         for path in fresh:
-            committed = Path(lessons_dir) / path.name
+            committed = Path(lessons_dir) / path.relative_to(fresh_dir)
+            shown = path.relative_to(fresh_dir).as_posix()
             if not committed.exists():
-                problems.append(f"lessons/{path.name} is missing")
+                problems.append(f"lessons/{shown} is missing")
             elif committed.read_bytes() != path.read_bytes():
-                problems.append(f"lessons/{path.name} differs from the release of solutions/{path.name}")
+                problems.append(f"lessons/{shown} differs from the release of solutions/{path.name}"
+                                + (" and the solutions/vi/ catalogue" if "/" in shown else ""))
     expected = {f"{lid}.ipynb" for lid in lessons}
     problems += [f"lessons/{p.name} has no solution notebook" for p in Path(lessons_dir).glob("*.ipynb")
                  if p.name not in expected]

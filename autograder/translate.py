@@ -197,6 +197,32 @@ def write_solutions(language, out_dir, lessons=None, solutions=SOLUTIONS):
             for lesson_id in lessons or lesson_ids(solutions)]
 
 
+def switch_language(path, language, out=None, lessons_dir=LESSONS, solutions=SOLUTIONS):
+    """A student's own notebook in the other edition: its markdown cells replaced by that edition's
+    text (matched by cell id), its code cells, outputs and metadata untouched, so no work is lost.
+    Written to `out` (default: beside it, <name>.<language>.ipynb); returns the path."""
+    path = Path(path)
+    notebook = nbformat.read(str(path), as_version=4)
+    lesson_id = next((lid for lid in sorted(lesson_ids(solutions), key=len, reverse=True)
+                      if path.stem.startswith(lid)), None)
+    if lesson_id is None:
+        raise TranslationError(f"{path.name}: not a lesson notebook (its name should start with a lesson id "
+                               f"such as {lesson_ids(solutions)[0]})")
+    if language == "en":
+        english = nbformat.read(str(Path(lessons_dir) / f"{lesson_id}.ipynb"), as_version=4)
+        text = {cell.get("id"): cell.source for cell in translatable_cells(english)}
+        switched = copy.deepcopy(notebook)
+        for cell in translatable_cells(switched):
+            cell.source = text.get(cell.get("id"), cell.source)
+        switched.metadata.pop("rnn_course", None)
+    else:
+        switched = translate_notebook(notebook, read_catalogue(lesson_id, language, solutions), language,
+                                      strict=False)
+    out = Path(out) if out else path.with_name(f"{lesson_id}.{language}.ipynb")
+    nbformat.write(switched, str(out))
+    return out
+
+
 def notebook_language(path):
     """The language a notebook declares in its metadata (`rnn_course.language`), 'en' when none."""
     try:
@@ -205,24 +231,3 @@ def notebook_language(path):
         return "en"
     return notebook.metadata.get("rnn_course", {}).get("language", "en")
 
-
-def out_of_date(language="vi", lessons_dir=LESSONS, solutions=SOLUTIONS):
-    """Lessons whose committed translated notebook differs from a fresh build (or is missing)."""
-    problems = []
-    for lesson_id in lesson_ids(solutions):
-        english = Path(lessons_dir) / f"{lesson_id}.ipynb"
-        committed = translated_path(english, language)
-        notebook = nbformat.read(str(english), as_version=4)
-        try:
-            fresh = translate_notebook(notebook, read_catalogue(lesson_id, language, solutions), language)
-        except TranslationError as error:
-            problems.append(f"lessons/{language}/{english.name}: cannot be built ({error})")
-            continue
-        if not committed.exists():
-            problems.append(f"lessons/{language}/{english.name} is missing")
-        elif nbformat.writes(fresh) + "\n" != committed.read_text(encoding="utf-8") and \
-                nbformat.writes(fresh) != committed.read_text(encoding="utf-8"):
-            problems.append(f"lessons/{language}/{english.name} differs from a fresh build")
-    if problems:
-        problems.append(f"Run `python3 -m autograder translate --language {language}` and commit lessons/{language}/.")
-    return problems

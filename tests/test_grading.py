@@ -23,7 +23,7 @@ def question_scores(build, student, lesson):
 def test_the_demo_prints_the_grade_table(demo_build):
     _, stdout = demo_build
     assert "Grades (this batch)" in stdout
-    for student in ("ada", "ben", "chi", "dan"):
+    for student in ("ada", "ben", "chi", "dan", "vy"):
         assert f"\n{student} " in stdout
 
 
@@ -31,6 +31,26 @@ def test_the_demo_prints_the_grade_table(demo_build):
 def test_full_solutions_score_full_marks(demo_build, lesson):
     r = result(demo_build[0], "ada", lesson)
     assert r["max_score"] > 0 and r["score"] == r["max_score"], r
+
+
+@pytest.mark.parametrize("lesson", LESSON_IDS)
+def test_vietnamese_edition_full_solutions_score_full_marks_per_question(demo_build, lesson):
+    """vy handed in the Vietnamese notebooks: same autograder, same scores as ada question by question."""
+    assert question_scores(demo_build[0], "vy", lesson) == question_scores(demo_build[0], "ada", lesson)
+    r = result(demo_build[0], "vy", lesson)
+    assert r["score"] == r["max_score"] > 0, r
+
+
+def test_vietnamese_feedback_shows_the_lesson_and_the_checks_in_vietnamese(demo_build):
+    from autograder.translate import read_catalogue
+
+    lesson = "02_vanilla_rnn"
+    page = (demo_build[0] / "grades" / "feedback" / "vy" / f"{lesson}.html").read_text(encoding="utf-8")
+    english = (demo_build[0] / "grades" / "feedback" / "ada" / f"{lesson}.html").read_text(encoding="utf-8")
+    assert "OK  rnn_step_forward: cache is" in english
+    assert "OK  rnn_step_forward: cache is" not in page, "the visible checks spoke English to vy"
+    title = next(iter(read_catalogue(lesson).values())).text.splitlines()[0].lstrip("# ")
+    assert title.split()[0] in page
 
 
 @pytest.mark.parametrize("lesson", LESSON_IDS)
