@@ -1,6 +1,9 @@
 """The hidden-check machinery: parts, partial credit, quiet student code, isolation."""
 import warnings
 
+import numpy as np
+import pytest
+
 from autograder.checks.core import Mismatch, Question, expect_close
 
 
@@ -56,3 +59,16 @@ def test_expect_close_reports_errors_not_values():
         expect_close("out", np.ones(2), np.ones(3))
     with pytest.raises(Mismatch, match="NaN"):
         expect_close("out", np.array([np.nan]), np.array([1.0]))
+
+
+def test_expect_tuple_names_what_the_function_should_return():
+    from autograder.checks.core import Mismatch, expect_tuple
+
+    assert expect_tuple((1, 2), "gru_forward", ["h", "cache"]) == (1, 2)
+    with pytest.raises(Mismatch, match=r"gru_forward should return the tuple \(h, cache\), got a ndarray"):
+        expect_tuple(np.zeros(3), "gru_forward", ["h", "cache"])
+    with pytest.raises(Mismatch, match="got a tuple of 3 values"):
+        expect_tuple((1, 2, 3), "gru_forward", ["h", "cache"])
+    with pytest.raises(Mismatch, match="got a list of 2 values"):
+        expect_tuple([1, 2], "gru_forward", ["h", "cache"])
+    assert expect_tuple([1, 2], "beam_search", ["tokens", "score"], lists_too=True) == [1, 2]

@@ -70,6 +70,17 @@ def expect_close(what, actual, expected, tol=1e-7, atol=None):
             raise Mismatch(f"{what}: max absolute error {err:.1e} > tolerance {atol:.0e}")
 
 
+def expect_tuple(result, function, names, lists_too=False):
+    """`result` itself when it is a tuple of len(names) values, else Mismatch naming what was expected.
+
+    function: how the student calls it ("gru_forward"), names: the documented return values."""
+    kinds = (tuple, list) if lists_too else tuple
+    if not isinstance(result, kinds) or len(result) != len(names):
+        got = type(result).__name__ + (f" of {len(result)} values" if isinstance(result, (tuple, list)) else "")
+        raise Mismatch(f"{function} should return the tuple ({', '.join(names)}), got a {got}")
+    return result
+
+
 def with_exact_float32(part):
     """A part that first turns TF32 off, for float32 comparisons against torch.nn on CUDA."""
     def run():

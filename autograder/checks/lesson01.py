@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from autograder.checks import question
-from autograder.checks.core import Mismatch, expect_close
+from autograder.checks.core import expect_tuple, Mismatch, expect_close
 from autograder.references import l01_sequences as ref
 
 ADD_AT_HINT = ("Hint: ids repeat, and `a[idx] += v` counts a repeated index only once; "
@@ -139,9 +139,7 @@ def pad_batch(q):
         seqs = [q.rng.integers(4, 40, size=int(L)) for L in lengths]
         given = [s.tolist() for s in seqs] if as_lists else [s.copy() for s in seqs]
         result = student(given, pad_id=pad_id)
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise Mismatch("should return the tuple (ids, mask)")
-        ids, mask = result
+        ids, mask = expect_tuple(result, "pad_batch", ["ids", "mask"])
         T = max(lengths)
         ids = _expect_int_array(what_ids, ids, (len(seqs), T))
         expected = torch.nn.utils.rnn.pad_sequence([torch.from_numpy(s) for s in seqs], batch_first=True,
@@ -175,9 +173,7 @@ def embedding_forward(q):
     def run(shape, V, D, check_cache=False):
         ids, W = q.rng.integers(0, V, size=shape), q.randn(V, D)
         result = student(ids.copy(), W.copy())
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise Mismatch("should return the tuple (out, cache)")
-        out, cache = result
+        out, cache = expect_tuple(result, "embedding_forward", ["out", "cache"])
         with torch.no_grad():
             expected = _embedding_module(W)(torch.from_numpy(ids)).numpy()
         expect_close("out", out, expected)

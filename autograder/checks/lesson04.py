@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import Mismatch, expect_close
+from autograder.checks.core import expect_tuple, Mismatch, expect_close
 from autograder.references import l04_lstm as ref
 from course import lstm as L
 from course.numerics import rel_error
@@ -88,9 +88,7 @@ def lstm_step_forward(q):
             prev_c = np.zeros((N, H)) if zero_state else q.randn(N, H)
             Wx, Wh, b = _weights(q, D, H)
             result = student(*_copies(x, prev_h, prev_c, Wx, Wh, b))
-            if not isinstance(result, tuple) or len(result) != 3:
-                raise Mismatch("lstm_step_forward should return (next_h, next_c, cache)")
-            next_h, next_c, _ = result
+            next_h, next_c, _ = expect_tuple(result, "lstm_step_forward", ["next_h", "next_c", "cache"])
             want_h, want_c = L.step_oracle(x, prev_h, prev_c, Wx, Wh, b)
             gate_order = lambda: L.gate_order_mistake(  # noqa: E731
                 (next_h, next_c), lambda *w: L.step_oracle(x, prev_h, prev_c, *w), (Wx, Wh, b), H)
@@ -136,9 +134,7 @@ def lstm_step_backward(q):
     def grads():
         if "value" not in state:
             result = student(dnext_h, dnext_c, cache)
-            if not isinstance(result, tuple) or len(result) != 6:
-                raise Mismatch("lstm_step_backward should return (dx, dprev_h, dprev_c, dWx, dWh, db)")
-            state["value"] = result
+            state["value"] = expect_tuple(result, "lstm_step_backward", ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"])
         return state["value"]
 
     def gradient(k):
@@ -192,9 +188,7 @@ def lstm_forward(q):
             args = _seq_inputs(q, N, T, D, H, zero_state)
             with q.using(lstm_step_forward=ref.lstm_step_forward):
                 result = student(*_copies(*args))
-            if not isinstance(result, tuple) or len(result) != 3:
-                raise Mismatch("lstm_forward should return (h, cT, cache)")
-            h, cT, _ = result
+            h, cT, _ = expect_tuple(result, "lstm_forward", ["h", "cT", "cache"])
             want_h, want_cT = L.sequence_oracle(*args)
             x, h0, c0, Wx, Wh, b = args
             gate_order = lambda: L.gate_order_mistake(  # noqa: E731
@@ -247,9 +241,7 @@ def lstm_backward(q):
         if "value" not in state:
             with q.using(lstm_step_backward=ref.lstm_step_backward):
                 result = student(dh, dcT, cache)
-            if not isinstance(result, tuple) or len(result) != 6:
-                raise Mismatch("lstm_backward should return (dx, dh0, dc0, dWx, dWh, db)")
-            state["value"] = result
+            state["value"] = expect_tuple(result, "lstm_backward", ["dx", "dh0", "dc0", "dWx", "dWh", "db"])
         return state["value"]
 
     def diagnosis():
@@ -380,9 +372,7 @@ def lstm_function(q):
     def forward():
         with torch.no_grad():
             result = function.apply(*tensors(False))
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise Mismatch("LSTMFunction.apply should return (h, cT)")
-        h, cT = result
+        h, cT = expect_tuple(result, "LSTMFunction.apply", ["h", "cT"])
         want_h, want_cT = L.sequence_oracle(*args)
         gate_order = lambda: L.gate_order_mistake(  # noqa: E731
             (h.numpy(), cT.numpy()), lambda *w: L.sequence_oracle(*args[:3], *w), args[3:], H)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import Mismatch, expect_close, to_numpy, with_exact_float32
+from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy, with_exact_float32
 
 NUMPY_TOL = 1e-7      # float64 against the oracle, relative error
 TORCH_ATOL = 1e-5     # float32 against torch.nn.GRU, max absolute error
@@ -172,9 +172,7 @@ def gru_step_forward(q):
             x, h = q.randn(N, D), (np.zeros((N, H)) if zero_h else q.randn(N, H))
             Wx, Wh, b = _weights(q, D, H)
             result = student(*_copies(x, h, Wx, Wh, b))
-            if not isinstance(result, tuple) or len(result) != 2:
-                raise Mismatch("gru_step_forward should return a pair (next_h, cache)")
-            next_h, cache = result
+            next_h, cache = expect_tuple(result, "gru_step_forward", ["next_h", "cache"])
             expected, ref_cache = ref.gru_step_forward(x, h, Wx, Wh, b)
             variants = {v: (lambda v=v: lecture_step(*map(_t, (x, h, Wx, Wh, b)), variant=v).numpy())
                         for v in FORWARD_VARIANTS}
@@ -228,8 +226,7 @@ def gru_step_backward(q):
         result = student(dnext, tuple(cache))
         _check_unchanged(("dnext_h",) + ("x", "prev_h", "Wx", "Wh", "r", "z", "n"),
                          list(zip(saved, [dnext, *cache])))
-        if not isinstance(result, tuple) or len(result) != 5:
-            raise Mismatch("gru_step_backward should return the tuple (dx, dprev_h, dWx, dWh, db)")
+        expect_tuple(result, "gru_step_backward", ["dx", "dprev_h", "dWx", "dWh", "db"])
         return result, expected, variant_grads
 
     def gradient_part(index):
@@ -266,9 +263,7 @@ def gru_forward(q):
             Wx, Wh, b = _weights(q, D, H)
             with q.using(gru_step_forward=ref.gru_step_forward):
                 result = student(*_copies(x, h0, Wx, Wh, b))
-            if not isinstance(result, tuple) or len(result) != 2:
-                raise Mismatch("gru_forward should return a pair (h, cache)")
-            h, cache = result
+            h, cache = expect_tuple(result, "gru_forward", ["h", "cache"])
             expected, ref_cache = ref.gru_forward(x, h0, Wx, Wh, b)
             variants = {v: (lambda v=v: lecture_sequence(*map(_t, (x, h0, Wx, Wh, b)), variant=v).numpy())
                         for v in FORWARD_VARIANTS}
@@ -314,8 +309,7 @@ def gru_backward(q):
         with q.using(gru_step_backward=ref.gru_step_backward, gru_step_forward=ref.gru_step_forward):
             result = student(dh, cache)
         _check_unchanged(("dh",), [(saved[0], dh)])
-        if not isinstance(result, tuple) or len(result) != 5:
-            raise Mismatch("gru_backward should return the tuple (dx, dh0, dWx, dWh, db)")
+        expect_tuple(result, "gru_backward", ["dx", "dh0", "dWx", "dWh", "db"])
         expected = _grads(lecture_sequence, (x, h0, Wx, Wh, b), dh)
 
         def no_carry():
@@ -413,9 +407,7 @@ def _torch_forward_part(q, student_cls, device="cpu", with_h0=True, N=4, T=7):
     def run():
         model, reference, x, h0 = _torch_case(q, student_cls, N=N, T=T, device=device, with_h0=with_h0)
         result = model(x, h0) if with_h0 else model(x)
-        if not isinstance(result, tuple) or len(result) != 2:
-            raise Mismatch("forward should return (output, h_n) like nn.GRU")
-        output, h_n = result
+        output, h_n = expect_tuple(result, "TorchGRU.forward (like nn.GRU)", ["output", "h_n"])
         with torch.no_grad():
             expected, expected_n = reference(x, h0) if with_h0 else reference(x)
         h0_ = h0 if with_h0 else torch.zeros_like(expected_n)

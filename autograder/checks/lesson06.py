@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import Mismatch, expect_close, to_numpy, with_exact_float32
+from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy, with_exact_float32
 
 NUMPY_TOL = 1e-7
 TORCH_ATOL = 1e-5
@@ -266,9 +266,7 @@ def masked_pool(q):
         def run():
             h, mask = _pool_case(q, N, T, H)
             result = student(*_copies(h, mask), mode)
-            if not isinstance(result, tuple) or len(result) != 2:
-                raise Mismatch("masked_pool should return a pair (out, cache)")
-            out, cache = result
+            out, cache = expect_tuple(result, "masked_pool", ["out", "cache"])
             expected = torch_pool(torch.tensor(h), torch.tensor(mask), mode).numpy()
             expect_with_diagnosis(f"out ({mode})", out, expected, _pool_variants(h, mask, mode))
             expect_close(f"out ({mode}) against the reference", out, _ref().masked_pool(h, mask, mode)[0])
