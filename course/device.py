@@ -1,6 +1,8 @@
 """Which torch device the lessons run on."""
 import os
 
+from course.i18n import translate
+
 
 def device(verbose=True):
     """torch.device("cuda") when a CUDA GPU is visible, else torch.device("cpu").
@@ -20,7 +22,7 @@ def device(verbose=True):
         chosen = torch.device("cpu")
         why = "no CUDA GPU found; every part of the course runs on the CPU too"
     if verbose:
-        print(f"course.device(): using {chosen.type.upper()} ({why})")
+        print(translate(f"course.device(): using {chosen.type.upper()} ({why})"))
     return chosen
 
 

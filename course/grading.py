@@ -20,6 +20,10 @@ def progress(iterable=None, **kwargs):
     """A tqdm progress bar (notebook widget or text), silent in grading mode."""
     from tqdm.auto import tqdm
 
+    from course.i18n import translate
+
     kwargs.setdefault("disable", grading_mode())
+    if "desc" in kwargs:
+        kwargs["desc"] = translate(kwargs["desc"])
     kwargs.setdefault("mininterval", 0.5)
     return tqdm(iterable, **kwargs)

@@ -10,7 +10,7 @@ import contextlib
 
 import numpy as np
 
-from course.checks import CheckFailed
+from course.checks import CheckFailed, ok
 from course.layout import load_numpy_weights
 
 _CLOSE = dict(rtol=1e-9, atol=1e-11)
@@ -334,7 +334,7 @@ def check_torch_rnn(cls, device, atol=1e-5):
 
     N, T, D, H = 3, 5, 4, 6
     check_parameters(cls(D, H), D, H)
-    print(f"OK  TorchRNN: parameters named and shaped like nn.RNN: {PARAMETER_SHAPES(D, H)}")
+    ok(f"TorchRNN: parameters named and shaped like nn.RNN: {PARAMETER_SHAPES(D, H)}")
     for use_h0 in (True, False):
         pairs = compare_with_nn_rnn(cls, device, N, T, D, H, torch.float32, use_h0=use_h0)
         rows, wrong = [], []
@@ -361,7 +361,7 @@ def check_torch_rnn(cls, device, atol=1e-5):
                 hint = "Hint: with h0=None the initial state is zeros of shape (N, H) on x's device and dtype."
             raise CheckFailed(f"TorchRNN vs nn.RNN on {device.type} (float32, {case}, tolerance {atol:.0e}):\n"
                               f"{table}\n{hint}")
-        print(f"OK  TorchRNN matches nn.RNN on {device.type} (float32, {case}, N={N}, T={T}, D={D}, H={H}, "
+        ok(f"TorchRNN matches nn.RNN on {device.type} (float32, {case}, N={N}, T={T}, D={D}, H={H}, "
               f"max abs tolerance {atol:.0e}):\n{table}")
     check_initialisation(cls)
-    print("OK  TorchRNN: initialised uniform in [-1/sqrt(H), 1/sqrt(H)] like nn.RNN")
+    ok("TorchRNN: initialised uniform in [-1/sqrt(H), 1/sqrt(H)] like nn.RNN")
