@@ -28,6 +28,7 @@ def test_both_naming_schemes(tmp_path):
 
 
 @pytest.mark.parametrize("stem, lesson", [("02_vanilla_rnn (1)", "02_vanilla_rnn"), ("03_bptt-v2", "03_bptt"),
+                                          ("02_vanilla_rnn.vi", "02_vanilla_rnn"),   # the Vietnamese edition
                                           ("03_bpttx", None), ("04_lstm", None)])
 def test_lesson_suffixes(stem, lesson):
     assert match_lesson(stem, LESSONS) == lesson

@@ -60,3 +60,25 @@ def test_grade_cells_pass_their_own_points_to_the_checks(lesson_id):
 @pytest.mark.parametrize("lesson_id", LESSON_IDS)
 def test_released_notebooks_are_valid_nbformat(lesson_id):
     nbformat.validate(json.loads((LESSONS / f"{lesson_id}.ipynb").read_text()))
+
+
+@pytest.mark.parametrize("lesson_id", LESSON_IDS)
+def test_vietnamese_lessons_give_nothing_away_either(lesson_id):
+    text = (LESSONS / "vi" / f"{lesson_id}.ipynb").read_text(encoding="utf-8")
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "autograder.checks"):
+        assert marker not in text, f"{marker!r} leaked into lessons/vi/{lesson_id}.ipynb"
+
+
+@pytest.mark.parametrize("edition, files", [
+    ("en", {"02_vanilla_rnn.ipynb": "en"}),
+    ("vi", {"02_vanilla_rnn.ipynb": "vi"}),
+    ("both", {"02_vanilla_rnn.ipynb": "en", "02_vanilla_rnn.vi.ipynb": "vi"}),
+])
+def test_the_course_release_folder_hands_out_the_chosen_edition(tmp_path, edition, files):
+    from autograder.release import release
+    from autograder.translate import notebook_language
+
+    release(tmp_path / "course", ["02_vanilla_rnn"], tmp_path / "lessons", edition=edition)
+    folder = tmp_path / "course" / "release" / "02_vanilla_rnn"
+    assert {p.name: notebook_language(p) for p in folder.glob("*.ipynb")} == files
+    assert notebook_language(tmp_path / "lessons" / "vi" / "02_vanilla_rnn.ipynb") == "vi"
