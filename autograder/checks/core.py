@@ -13,9 +13,11 @@ import warnings
 
 import numpy as np
 
+from course.i18n import translate
 from course.numerics import rel_error
 
 _isfinite = np.isfinite
+_translate = translate   # bound at import, before any student code runs
 _asarray = np.asarray
 
 
@@ -148,6 +150,7 @@ class Question:
         return round(self.points * earned / total, 4) if total else 0.0
 
     def report(self):
+        """The score line (English, read back by the grader), then one line per part in the student's language."""
         print(f"{self.name}: {self.score():g} / {self.points:g} points  (random seed {self.seed})")
         for label, _, passed, message in self.parts:
-            print(f"  {'PASS' if passed else 'FAIL'}  {label}" + (f": {message}" if message else ""))
+            print(f"  {'PASS' if passed else 'FAIL'}  {_translate(label)}" + (f": {_translate(message)}" if message else ""))
