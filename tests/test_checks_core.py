@@ -72,3 +72,12 @@ def test_expect_tuple_names_what_the_function_should_return():
     with pytest.raises(Mismatch, match="got a list of 2 values"):
         expect_tuple([1, 2], "gru_forward", ["h", "cache"])
     assert expect_tuple([1, 2], "beam_search", ["tokens", "score"], lists_too=True) == [1, 2]
+
+
+def test_a_missing_function_scores_zero_with_a_message_not_a_traceback(capsys):
+    from autograder.checks import grade
+
+    assert grade("rnn_step_forward", {}, points=3, seed=1) == 0.0
+    out = capsys.readouterr().out
+    assert out.startswith("rnn_step_forward: 0 / 3 points")
+    assert "FAIL  rnn_step_forward: `rnn_step_forward` is not defined: run its cell, and keep its name." in out

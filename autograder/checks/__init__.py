@@ -11,7 +11,7 @@ Each lesson module registers its questions with @question(name); a question func
 import importlib
 import pkgutil
 
-from autograder.checks.core import Question
+from autograder.checks.core import MissingFunction, Question
 
 QUESTIONS = {}
 IMPORT_ERRORS = {}
@@ -49,6 +49,9 @@ def grade(name, namespace, points, seed=None):
         broken = "; ".join(f"{module}: {error}" for module, error in IMPORT_ERRORS.items())
         raise KeyError(f"no hidden check is registered for {name!r}" + (f" (modules that failed to import: {broken})" if broken else ""))
     q = Question(name, namespace, points, seed)
-    QUESTIONS[name](q)
+    try:
+        QUESTIONS[name](q)
+    except MissingFunction as missing:   # looked up before the first part: every part fails
+        q.parts = [(name, 1.0, False, str(missing))]
     q.report()
     return float(q.score())
