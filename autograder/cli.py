@@ -9,6 +9,7 @@
                          [--edition en|vi|both]
     python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
     python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
+                         [--db-url postgresql://...]   (the gradebook in PostgreSQL instead of SQLite)
     python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
     python3 -m autograder translate            build the Vietnamese edition lessons/vi/ from solutions/vi/ catalogues
                          [--status | --check | --update | --show LESSON | --notebook PATH --to en|vi]
@@ -76,7 +77,7 @@ def cmd_grade(args):
     from autograder.report import summary_table, write_reports
 
     run = grade_batch(args.folder, lessons=args.lessons, show_progress=not args.quiet, workers=args.workers,
-                      sandbox_mode=args.sandbox)
+                      sandbox_mode=args.sandbox, db_url=args.db_url)
     out = write_reports(run, args.out)
     print(summary_table(run))
     print(f"\nReports: {out}")
@@ -159,6 +160,9 @@ def parser():
     grade.add_argument("--workers", type=int, help="grading processes (default: one per core)")
     grade.add_argument("--sandbox", choices=["auto", "require", "off"], default="auto",
                        help="bubblewrap sandbox: auto (warn loudly without it), require (refuse without it), off")
+    grade.add_argument("--db-url", metavar="URL",
+                       help="gradebook database, e.g. postgresql://user:password@host:5432/db (default: SQLite "
+                            "build/course/gradebook.db; the course directory remembers the last URL given)")
     grade.set_defaults(run=cmd_grade)
     slides = sub.add_parser("slides", help="build the lecture slides (HTML, PDF) and the course site")
     slides.add_argument("--lessons", nargs="*", help="limit to these lesson ids")

@@ -4,6 +4,10 @@
         nbgrader_config.py        written here; `nbgrader ...` and formgrader work from this folder
         source/<lesson>/<lesson>.ipynb
         release/ submitted/ autograded/ feedback/ gradebook.db   (nbgrader's own folders)
+
+The gradebook is SQLite (gradebook.db) by default. build(..., db_url="postgresql://user:pw@host/db")
+puts it in a database server instead (CourseDirectory.db_url in nbgrader_config.py, so `nbgrader`
+commands and formgrader use it too); the course directory remembers that URL until another is given.
 """
 import os
 import shutil
@@ -37,18 +41,47 @@ c.GenerateFeedback.preprocessors = [
 ]
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 '''
+DB_URL_LINE = '''# The gradebook (default: SQLite gradebook.db in this folder). Kept when `build` runs without a URL.
+c.CourseDirectory.db_url = {db_url!r}
+'''
 
 
 def course_root(build=BUILD):
     return Path(build) / "course"
 
 
-def write_config(root):
+def default_db_url(root):
+    """nbgrader's own default: SQLite gradebook.db in the course directory."""
+    return f"sqlite:///{(Path(root) / 'gradebook.db').resolve()}"
+
+
+def configured_db_url(root):
+    """The gradebook URL the course directory's config names, or None (the SQLite default)."""
+    if not (Path(root) / "nbgrader_config.py").exists():
+        return None
+    course = load_config(root).CourseDirectory
+    return course.db_url if "db_url" in course else None
+
+
+def gradebook_url(root):
+    return configured_db_url(root) or default_db_url(root)
+
+
+def write_config(root, db_url=None):
+    """Write nbgrader_config.py. db_url None keeps the URL the existing config names (if any)."""
+    from urllib.parse import urlsplit
+
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    db_url = db_url or configured_db_url(root)
     text = CONFIG.format(course_id=COURSE_ID, root=str(root.resolve()),
                          exchange=str((root.parent / "exchange").resolve()), timeout=CELL_TIMEOUT_S)
-    (root / "nbgrader_config.py").write_text(text)
+    if db_url and db_url != default_db_url(root):
+        text += DB_URL_LINE.format(db_url=db_url)
+    path = root / "nbgrader_config.py"
+    path.write_text(text)
+    # a password in the URL: the config is for the grader's eyes only (kernels never see this folder)
+    path.chmod(0o600 if db_url and urlsplit(db_url).password else 0o644)
 
 
 def copy_sources(root, lessons=None, solutions=SOLUTIONS):
@@ -61,10 +94,11 @@ def copy_sources(root, lessons=None, solutions=SOLUTIONS):
             shutil.copyfile(source, target)
 
 
-def build(root=None, lessons=None, solutions=SOLUTIONS):
-    """Create or refresh the course directory; returns its root. Existing grades are kept."""
+def build(root=None, lessons=None, solutions=SOLUTIONS, db_url=None):
+    """Create or refresh the course directory; returns its root. Existing grades are kept.
+    db_url: the gradebook's database URL (None: the one configured before, else SQLite)."""
     root = Path(root or course_root())
-    write_config(root)
+    write_config(root, db_url)
     copy_sources(root, lessons, solutions)
     (root.parent / "exchange").mkdir(parents=True, exist_ok=True)
     return root
@@ -89,8 +123,9 @@ def prepare_environment():
     prepend_env_path("PYTHONPATH", str(ROOT))
 
 
-def nbgrader_api(root):
-    """An in-process nbgrader API bound to the course directory (no 3 s CLI start per call)."""
+def nbgrader_api(root, db_url=None):
+    """An in-process nbgrader API bound to the course directory (no 3 s CLI start per call), and to its
+    configured gradebook unless `db_url` names another."""
     import logging
     import warnings
 
@@ -101,6 +136,8 @@ def nbgrader_api(root):
     from nbgrader.coursedir import CourseDirectory
 
     config = load_config(root)
+    if db_url:
+        config.CourseDirectory.db_url = db_url
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     api.log.setLevel(logging.ERROR)
     return api

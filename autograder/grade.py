@@ -10,7 +10,9 @@ Pipeline per submission (each step one module):
                                 started by sandbox.py (bubblewrap + limits); then generate_feedback
     merge (this module)         the worker's grades are written into the course gradebook by this
                                 process only: each worker has a private copy of the gradebook, so
-                                there is never a lock between workers
+                                there is never a lock between workers. The course gradebook is
+                                SQLite, or a PostgreSQL database (db_url); workers always grade
+                                into private SQLite files
 
 One failed submission is recorded as an Outcome with status "failed" and its reason; every other
 submission is still graded. Earlier grades in the gradebook are never removed.
@@ -26,7 +28,7 @@ import nbformat
 
 from autograder import sandbox
 from autograder.collect import import_submission, scan
-from autograder.course_dir import build, nbgrader_api
+from autograder.course_dir import COURSE_ID, build, gradebook_url, nbgrader_api
 from autograder.lessons import ROOT, SOLUTIONS, lesson_ids
 from autograder.normalize import normalise_file
 from autograder.release import generate
@@ -64,6 +66,7 @@ class GradingRun:
     workers: int = 1
     sandboxed: bool = False
     seconds: float = 0.0
+    db_url: str = ""  # the course gradebook the grades went to (reports read it)
 
 
 def last_error_line(text):
@@ -94,14 +97,14 @@ def cell_outputs(notebook_path):
     return texts
 
 
-def read_scores(api, root, student, lesson):
-    """Score, max score and per-question results of one autograded submission, from the gradebook."""
-    with api.gradebook as gradebook:
-        submission = gradebook.find_submission(lesson, student)
-        outputs = cell_outputs(Path(root) / "autograded" / student / lesson / f"{lesson}.ipynb")
-        questions = [QuestionResult(g.name, float(g.score or 0.0), float(g.max_score), outputs.get(g.name, ""))
-                     for notebook in submission.notebooks for g in notebook.grades]
-        return float(submission.score or 0.0), float(submission.max_score), questions
+def read_scores(gradebook, root, student, lesson):
+    """Score, max score and per-question results of one autograded submission, from the (open)
+    gradebook: one connection for the whole batch (opening one costs ~65 ms with PostgreSQL)."""
+    submission = gradebook.find_submission(lesson, student)
+    outputs = cell_outputs(Path(root) / "autograded" / student / lesson / f"{lesson}.ipynb")
+    questions = [QuestionResult(g.name, float(g.score or 0.0), float(g.max_score), outputs.get(g.name, ""))
+                 for notebook in submission.notebooks for g in notebook.grades]
+    return float(submission.score or 0.0), float(submission.max_score), questions
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -161,6 +164,35 @@ def short_runtime_dir():
     return folder
 
 
+def start_preloader(settings):
+    """Pre-imported kernels (autograder/preload.py): one preloader for the batch, which forks every
+    worker's kernels, already holding numpy/torch/matplotlib/ipykernel, into their sandboxes instead
+    of each kernel starting Python and importing them. Only with the sandbox (a kernel joins its
+    sandbox's namespaces). Returns the preloader (or None); sets settings["preload_socket"]."""
+    if not (settings["sandbox"] and settings.get("preload", True)):
+        return None
+    import json
+    import tempfile
+
+    from autograder import preload
+    from autograder.course_dir import prepare_environment
+
+    prepare_environment()   # the kernels' PYTHONPATH, which decides sys.path
+    folder = tempfile.mkdtemp(prefix="rnn-preload-")  # private (0700); short, as a unix socket's path must be
+    kernels = sandbox.write_kernelspec(Path(folder) / "jupyter", True, [], [], settings.get("limits"))
+    spec = json.loads((kernels / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())
+    process, settings["preload_socket"] = preload.start(folder, spec.get("env", {}))
+    return process, folder
+
+
+def stop_preloader(preloader):
+    if preloader:
+        from autograder import preload
+
+        preload.stop(preloader[0])
+        shutil.rmtree(preloader[1], ignore_errors=True)
+
+
 def worker_init(settings):
     """Start of a worker process: a private gradebook copy, a kernelspec, an in-process nbgrader API."""
     import logging
@@ -177,17 +209,22 @@ def worker_init(settings):
         shutil.rmtree(work)
     work.mkdir(parents=True)
     db = work / "gradebook.db"
-    shutil.copyfile(root / "gradebook.db", db)
+    shutil.copyfile(settings.get("gradebook") or root / "gradebook.db", db)
     os.environ["JUPYTER_RUNTIME_DIR"] = short_runtime_dir()
     kernels = sandbox.write_kernelspec(work / "jupyter", settings["sandbox"], hidden_paths(root), exposed_paths(),
                                        settings.get("limits"))
     os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels), os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep)
+    if settings.get("preload_socket"):
+        from autograder.preload import ENV
+
+        os.environ[ENV] = settings["preload_socket"]
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
     config = load_config(root)
     config.CourseDirectory.db_url = f"sqlite:///{db}"
     config.Autograde.autograde_preprocessors = HARDENED_PREPROCESSORS
+    config.GenerateFeedback.exporter_class = "autograder.feedback.FeedbackExporter"
     config.HardenedExecute.kernel_name = sandbox.KERNEL_NAME
     config.HardenedExecute.notebook_budget = settings["notebook_budget"]
     if settings.get("cell_timeout"):
@@ -197,6 +234,10 @@ def worker_init(settings):
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     api.log.setLevel(logging.ERROR)
     _worker.update(api=api, db=f"sqlite:///{db}", root=root)
+    import gc
+
+    gc.collect()
+    gc.freeze()   # what the worker imported lives as long as it does: keep the collector off it
 
 
 def grades_of(db_url, student, lesson):
@@ -224,7 +265,9 @@ def grade_in_worker(student, lesson):
         reports = [r for (s, a, _), r in REPORTS.items() if s == student and a == lesson]
         result["kernel"] = reports[0] if reports else {}
         if not graded["success"]:
-            result["error"] = f"autograde failed: {last_error_line(graded.get('error') or graded.get('log'))}"
+            # the cause is in the log; `error` holds only nbgrader's "see the above traceback" wrapper
+            cause = last_error_line("\n".join(graded.get(key) or "" for key in ("log", "error")))
+            result["error"] = f"autograde failed: {cause}"
             return result
         result["grades"] = grades_of(_worker["db"], student, lesson)
         feedback = api.generate_feedback(lesson, student, force=True)
@@ -256,6 +299,60 @@ def merge(gradebook, result):
     gradebook.db.commit()
 
 
+def copy_lesson(source, target, lesson):
+    """Add a lesson's definitions (assignment, notebooks, grade/task/solution/source cells: what
+    autograde reads) from gradebook `source` to the session of an empty gradebook `target`."""
+    from nbgrader.api import Assignment, GradeCell, Notebook, SolutionCell, SourceCell, TaskCell
+
+    assignment = source.find_assignment(lesson)
+    copy = Assignment(name=lesson, duedate=assignment.duedate, course_id=assignment.course_id or COURSE_ID)
+    for notebook in assignment.notebooks:
+        into = Notebook(name=notebook.name, assignment=copy)
+        for cell in notebook.grade_cells:
+            GradeCell(name=cell.name, notebook=into, max_score=cell.max_score, cell_type=cell.cell_type)
+        for cell in notebook.task_cells:
+            TaskCell(name=cell.name, notebook=into, max_score=cell.max_score, cell_type=cell.cell_type)
+        for cell in notebook.solution_cells:
+            SolutionCell(name=cell.name, notebook=into)
+        for cell in notebook.source_cells:
+            SourceCell(name=cell.name, notebook=into, source=cell.source, checksum=cell.checksum, locked=cell.locked,
+                       cell_type=cell.cell_type)
+    target.db.add(copy)
+
+
+def worker_gradebook(root, db_url, lessons):
+    """The SQLite file each worker copies for its private gradebook: the course gradebook itself when
+    that is SQLite; for a database server, a new file holding this batch's lessons copied from it
+    (schema and alembic version made here: nbgrader would run the `alembic` CLI for a new file)."""
+    from nbgrader.api import Base, Gradebook, get_alembic_version
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if db_url.startswith("sqlite:///"):
+        return Path(db_url[len("sqlite:///"):])
+    template = grading_dir(root) / "gradebook-template.db"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    template.unlink(missing_ok=True)
+    with Gradebook(db_url, COURSE_ID) as source:
+        try:
+            version = source.db.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except SQLAlchemyError:  # a gradebook whose creation stopped before its version was written
+            source.db.rollback()
+            version = None
+        version = version or get_alembic_version()
+        engine = create_engine(f"sqlite:///{template}")
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version (version_num) VALUES (:v)"), {"v": version})
+        engine.dispose()
+        with Gradebook(f"sqlite:///{template}", COURSE_ID) as target:
+            for lesson in lessons:
+                copy_lesson(source, target, lesson)
+            target.db.commit()
+    return template
+
+
 def kernel_notes(kernel):
     notes = []
     if kernel.get("dead_at"):
@@ -278,6 +375,16 @@ def prepare(root, submission):
         return [f"could not normalise the notebook ({type(error).__name__}: {error}); graded as submitted"], []
 
 
+def largest_first(tasks, root):
+    """The biggest submissions first (complete solutions: the ones that run every check and train),
+    so that no worker is left alone with a long notebook at the end while the others idle."""
+    def size(task):
+        student, lesson = task
+        path = Path(root) / "submitted" / student / lesson / f"{lesson}.ipynb"
+        return path.stat().st_size if path.exists() else 0
+    return sorted(tasks, key=lambda task: (-size(task), task))
+
+
 def run_workers(tasks, settings, workers, show_progress):
     """Yield worker results as they finish."""
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -285,37 +392,51 @@ def run_workers(tasks, settings, workers, show_progress):
 
     from tqdm.auto import tqdm
 
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                             initializer=worker_init, initargs=(settings,)) as pool:
-        futures = {pool.submit(grade_in_worker, student, lesson): (student, lesson) for student, lesson in tasks}
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading ({workers} workers)",
-                           unit="notebook", disable=not show_progress):
-            try:
-                yield future.result()
-            except Exception as error:  # a worker process that died
-                student, lesson = futures[future]
-                yield {"student": student, "lesson": lesson, "success": False,
-                       "error": f"the grading worker died ({type(error).__name__}: {error})"}
+    settings = dict(settings)
+    tasks = largest_first(tasks, settings["root"])
+    preloader = start_preloader(settings)   # imports while the workers start
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
+                                 initializer=worker_init, initargs=(settings,)) as pool:
+            futures = {pool.submit(grade_in_worker, student, lesson): (student, lesson) for student, lesson in tasks}
+            for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading ({workers} workers)",
+                               unit="notebook", disable=not show_progress):
+                try:
+                    yield future.result()
+                except Exception as error:  # a worker process that died
+                    student, lesson = futures[future]
+                    yield {"student": student, "lesson": lesson, "success": False,
+                           "error": f"the grading worker died ({type(error).__name__}: {error})"}
+    finally:
+        stop_preloader(preloader)
 
 
 def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=SOLUTIONS, workers=None,
-                sandbox_mode="auto", notebook_budget=DEFAULT_NOTEBOOK_BUDGET_S, cell_timeout=None, limits=None):
+                sandbox_mode="auto", notebook_budget=DEFAULT_NOTEBOOK_BUDGET_S, cell_timeout=None, limits=None,
+                db_url=None, preload=True):
     """Grade every submission found in `folder`; returns a GradingRun.
 
     workers: worker processes (default: one per core). sandbox_mode: 'auto' (bubblewrap when it
     works, a loud warning otherwise), 'require' (refuse to grade without it) or 'off'.
+    db_url: the course gradebook, e.g. postgresql://user:password@host/db (default: the URL the
+    course directory was configured with before, else SQLite gradebook.db in it).
+    preload: sandboxed kernels are forked from a preloader that has imported numpy/torch/matplotlib/
+    ipykernel once (autograder/preload.py) instead of starting Python and importing them each time.
     """
     started = time.monotonic()
     lessons = lessons or lesson_ids(solutions)
     use_sandbox = sandbox.check(sandbox_mode)
-    root = build(root, lessons, solutions)
+    root = build(root, lessons, solutions, db_url=db_url)
+    db_url = gradebook_url(root)
     generate(root, lessons)
     batch = scan(folder, lessons)
     prepared = {(s.student, s.lesson): prepare(root, s) for s in batch.submissions}
     workers = max(1, min(workers or default_workers(), len(batch.submissions) or 1))
     settings = {"root": str(Path(root).resolve()), "sandbox": use_sandbox, "notebook_budget": notebook_budget,
-                "cell_timeout": cell_timeout, "limits": limits}
-    api = nbgrader_api(root)
+                "preload": preload,
+                "cell_timeout": cell_timeout, "limits": limits,
+                "gradebook": str(worker_gradebook(root, db_url, lessons))}
+    api = nbgrader_api(root, db_url)
     outcomes = {}
     tasks = sorted(prepared)
     results = run_workers(tasks, settings, workers, show_progress) if tasks else []
@@ -339,9 +460,10 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
                 continue
             outcomes[key] = Outcome(*key, "graded", feedback=Path(result["feedback"]) if result.get("feedback") else None,
                                     flags=flags, notes=notes)
-    for key, outcome in outcomes.items():
-        if outcome.status == "graded":
-            outcome.score, outcome.max_score, outcome.questions = read_scores(api, root, *key)
+    with api.gradebook as gradebook:
+        for key, outcome in outcomes.items():
+            if outcome.status == "graded":
+                outcome.score, outcome.max_score, outcome.questions = read_scores(gradebook, root, *key)
     shutil.rmtree(grading_dir(root), ignore_errors=True)
     return GradingRun(Path(root), lessons, [outcomes[k] for k in sorted(outcomes)], batch.problems, batch.students,
-                      workers=workers, sandboxed=use_sandbox, seconds=time.monotonic() - started)
+                      workers=workers, sandboxed=use_sandbox, seconds=time.monotonic() - started, db_url=db_url)

@@ -27,12 +27,13 @@ def results_json(outcome):
             "flags": list(getattr(outcome, "flags", [])), "notes": list(getattr(outcome, "notes", []))}
 
 
-def gradebook_rows(root):
-    """(student, lesson, score, max_score) for every submission in the gradebook."""
+def gradebook_rows(root, db_url=None):
+    """(student, lesson, score, max_score) for every submission in the gradebook (the course's
+    configured one, or the one `db_url` names)."""
     from autograder.course_dir import nbgrader_api
 
     rows = []
-    with nbgrader_api(root).gradebook as gradebook:
+    with nbgrader_api(root, db_url).gradebook as gradebook:
         for assignment in gradebook.assignments:
             for submission in gradebook.assignment_submissions(assignment.name):
                 rows.append((submission.student.id, assignment.name, float(submission.score or 0.0),
@@ -40,9 +41,9 @@ def gradebook_rows(root):
     return sorted(rows)
 
 
-def write_grades_csv(path, root, outcomes):
+def write_grades_csv(path, root, outcomes, db_url=None):
     failed = {(o.student, o.lesson): o.message for o in outcomes if o.status == "failed"}
-    rows = gradebook_rows(root)
+    rows = gradebook_rows(root, db_url)
     seen = {(student, lesson) for student, lesson, _, _ in rows}
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
@@ -64,6 +65,11 @@ def missing_lessons(run):
             if (s, lesson) not in covered]
 
 
+def points(value):
+    """Points as people write them: 12, 10.4, 15.57 (not 15.5714)."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
 def summary_table(run):
     lessons = sorted({o.lesson for o in run.outcomes} | {p.lesson for p in run.problems if p.lesson})
     by_key = {(o.student, o.lesson): o for o in run.outcomes}
@@ -78,7 +84,7 @@ def summary_table(run):
             elif outcome.status == "failed":
                 cells.append(f"{'failed':>16}")
             else:
-                cells.append(f"{outcome.score:>8g} / {outcome.max_score:<5g}")
+                cells.append(f"{points(outcome.score):>8} / {points(outcome.max_score):<5}")
         lines.append(f"{student:<{width}}  " + "  ".join(cells))
     lines += ["", "Per question (mean over graded submissions of this batch)"]
     for lesson in lessons:
@@ -104,15 +110,24 @@ def summary_table(run):
     return "\n".join(lines)
 
 
+def blank_numbers(line):
+    """A FAIL line with the numbers of its message (errors, values) replaced by '#', its label kept:
+    'FAIL  forward, N=1: max relative error 3.1e-02 > tolerance 1e-07' -> '... error # > tolerance #'."""
+    label, colon, message = line.partition(": ")
+    if not colon:
+        label, message = "", line
+    return label + colon + re.sub(r"[-+]?\d[\d.e+-]*", "#", message)
+
+
 def failure_causes(run):
-    """{(lesson, question): Counter(cause)} where a cause is a FAIL line with its numbers blanked."""
+    """{(lesson, question): Counter(cause)} where a cause is a FAIL line with its message's numbers blanked."""
     causes = defaultdict(Counter)
     for outcome in run.outcomes:
         for q in outcome.questions:
             for line in (q.output or "").splitlines():
                 line = line.strip()
                 if line.startswith("FAIL") or (q.score < q.max_score and ("Error" in line or "error" in line)):
-                    causes[(outcome.lesson, q.name)][re.sub(r"[-+]?\d[\d.e+-]*", "#", line)[:200]] += 1
+                    causes[(outcome.lesson, q.name)][blank_numbers(line)[:200]] += 1
     return causes
 
 
@@ -178,7 +193,7 @@ def write_reports(run, out=None):
             feedback_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(outcome.feedback, feedback_path)
     out.mkdir(parents=True, exist_ok=True)
-    write_grades_csv(out / "grades.csv", run.root, run.outcomes)
+    write_grades_csv(out / "grades.csv", run.root, run.outcomes, getattr(run, "db_url", None))
     (out / "summary.txt").write_text(summary_table(run) + "\n")
     (out / "class_report.html").write_text(class_report_html(run))
     return out

@@ -2,10 +2,11 @@
 
 Every attack starts from a *wrong* submission (the untouched release: it scores 0), so any point an
 attack gains means it worked: "blocked" = 0 points; "flagged" = the report names it. The attacks
-that need a working notebook (kill the kernel, loop forever, flood output, exhaust memory, probe the
-sandbox) start from the full solutions, and the expected outcome is about the other questions.
+that need a working notebook (kill the kernel, loop forever, flood output, exhaust memory, fork bomb,
+probe the sandbox) start from the full solutions, and the expected outcome is about the other questions.
 """
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -75,6 +76,24 @@ KILL = "import os\nos._exit(1)\n"
 LOOP = "while True:\n    pass\n"
 FLOOD = "print('x' * 1000 + '\\n', end='') if False else None\nfor _ in range(20000):\n    print('y' * 1000)\n"
 MEMORY = "import numpy as np\nblob = np.ones((2**38,))\n"
+# Bounded, so that it cannot hurt the machine if the limit fails: at most 1000 sleeping children.
+FORK_BOMB = """
+import os, time
+_children, _stopped_by = [], None
+try:
+    for _ in range(1000):
+        _pid = os.fork()
+        if _pid == 0:
+            time.sleep(60)
+            os._exit(0)
+        _children.append(_pid)
+except OSError as error:
+    _stopped_by = error.errno
+print("FORKS", len(_children), _stopped_by, len(os.listdir("/proc/self/task")))
+for _pid in _children:
+    os.kill(_pid, 9)
+    os.waitpid(_pid, 0)
+"""
 PROBE = """
 import json, os, socket, subprocess
 def _try(action):
@@ -85,6 +104,16 @@ def _try(action):
         return False
 here = os.path.abspath(".")
 course = os.path.abspath("../../..")
+import ctypes
+_libc = ctypes.CDLL(None, use_errno=True)
+def _unmount_and_read():  # the tmpfs that hides the build folder, then the gradebook under it
+    if _libc.umount2(os.path.dirname(course).encode(), 2):
+        raise OSError(ctypes.get_errno(), "umount2")
+    open(os.path.join(course, "gradebook.db"), "rb").read(1)
+def _remount_and_write():  # / is bound read-only; as root with capabilities it could be made writable
+    if _libc.mount(None, b"/", None, 32 | 4096, None):  # MS_REMOUNT | MS_BIND
+        raise OSError(ctypes.get_errno(), "mount")
+    open(%(host_file)r, "w").write("x")
 probe = {
     "gradebook": _try(lambda: open(os.path.join(course, "gradebook.db"), "rb").read(1)),
     "source": _try(lambda: os.listdir(os.path.join(course, "source"))),
@@ -96,6 +125,8 @@ probe = {
     "host_tmp_visible": os.path.exists(%(marker)r),
     "write_here": _try(lambda: open("probe.txt", "w").write("x")),
     "memory_limit": not _try(lambda: bytearray(16 * 2**30)),
+    "unmount_hidden": _try(_unmount_and_read),
+    "remount_root_rw": _try(_remount_and_write),
 }
 print("PROBE " + json.dumps(probe))
 """
@@ -175,6 +206,7 @@ SOLVED_ATTACKS = {
     "infinite_loop": (SECOND, LOOP),
     "huge_output": (FIRST, FLOOD),
     "memory_blowup": (FIRST, MEMORY),
+    "fork_bomb": (FIRST, FORK_BOMB),
 }
 
 
@@ -206,11 +238,21 @@ def graded(tmp_path_factory):
     marker = base / "host-marker.txt"
     marker.write_text("a file of the grading machine's /tmp")
     probe = PROBE % {"solutions": str(Path(__file__).resolve().parent.parent / "solutions"),
-                     "checkout": str(Path(__file__).resolve().parent.parent), "marker": str(marker)}
+                     "checkout": str(Path(__file__).resolve().parent.parent), "marker": str(marker),
+                     "host_file": str(HOST_FILE)}
     nbformat.write(solved(released, sources, FIRST, probe), str(folder / f"probe__{LESSON}.ipynb"))
     nbformat.write(submission(released, sources), str(folder / f"honest__{LESSON}.ipynb"))
     run = grade_batch(folder, root, [LESSON], show_progress=False, workers=2, cell_timeout=15, notebook_budget=120)
     return run, {o.student.replace("-", "_"): o for o in run.outcomes}
+
+
+HOST_FILE = Path("/var/tmp") / f"rnn-grader-probe-{os.getpid()}.txt"  # outside every folder the sandbox hides
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_probe_file_left():
+    yield
+    HOST_FILE.unlink(missing_ok=True)
 
 
 def scores(outcome):
@@ -279,6 +321,32 @@ def test_writes_outside_the_submission_folder_never_reach_the_machine(graded):
         pytest.skip(f"no sandbox here: {sandbox.works()[1]}")
     assert probe_result(graded[0])["write_checkout"] in (True, False)  # it may write to its private tmpfs ...
     assert not (Path(__file__).resolve().parent.parent / "pwned.txt").exists()  # ... never to the checkout
+    assert not HOST_FILE.exists()  # ... nor anywhere else on the machine
+
+
+def printed(run, student, prefix):
+    notebook = nbformat.read(str(Path(run.root) / "autograded" / student / LESSON / f"{LESSON}.ipynb"), as_version=4)
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            for line in output.get("text", "").splitlines():
+                if line.startswith(prefix):
+                    return line[len(prefix):].split()
+    raise AssertionError(f"{student} printed no {prefix!r} line")
+
+
+def test_a_fork_bomb_is_stopped_by_the_process_limit_and_grading_goes_on(graded):
+    """Grading as root, the kernel runs under a private uid, so RLIMIT_NPROC applies to it."""
+    run, outcomes = graded
+    if not (run.sandboxed and sandbox.private_uid_works()[0]):
+        pytest.skip(f"kernels do not run under a private uid here: {sandbox.private_uid_works()[1]}")
+    outcome = outcomes["fork_bomb"]
+    assert outcome.status == "graded" and outcome.score == MAX_SCORE, (outcome.message, outcome.notes)
+    forks, stopped_by, tasks = printed(run, "fork-bomb", "FORKS ")
+    limit = sandbox.DEFAULT_LIMITS["processes"]
+    assert stopped_by == "11", f"fork did not fail with EAGAIN after {forks} children"
+    # every process and thread of the kernel's uid counts: the kernel's own threads plus the children
+    assert limit // 2 <= int(forks) and int(forks) + int(tasks) <= limit + 1, (forks, tasks, limit)
+    assert all(o.status == "graded" for o in outcomes.values() if o.student != "patch-builtins")
 
 
 def probe_result(run):
@@ -293,7 +361,8 @@ def probe_result(run):
 
 @pytest.mark.parametrize("what, allowed", [
     ("gradebook", False), ("source", False), ("other_students", False), ("solutions", False), ("network", False),
-    ("dns", False), ("host_tmp_visible", False), ("write_here", True), ("memory_limit", True)])
+    ("dns", False), ("host_tmp_visible", False), ("write_here", True), ("memory_limit", True),
+    ("unmount_hidden", False), ("remount_root_rw", False)])
 def test_the_sandbox_from_inside_a_graded_notebook(graded, what, allowed):
     run = graded[0]
     if not run.sandboxed:
