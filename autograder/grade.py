@@ -66,7 +66,8 @@ class GradingRun:
     workers: int = 1
     sandboxed: bool = False
     seconds: float = 0.0
-    db_url: str = ""  # the course gradebook the grades went to (reports read it)
+    # the course gradebook the grades went to (reports read it); kept out of repr: it may hold a password
+    db_url: str = field(default="", repr=False)
 
 
 def last_error_line(text):

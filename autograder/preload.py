@@ -47,6 +47,9 @@ PRELOAD = [
     "numpy", "numpy.testing", "numpy.linalg", "numpy.random", "numpy.lib",
     "torch", "torch.nn", "torch.nn.functional", "torch.optim", "torch.testing", "torch.autograd", "torch.linalg",
     "torch.nn.utils.rnn", "torch.utils.data",
+    # torch imports dynamo (with sympy, mpmath: ~1 s) the first time an optimizer steps or a function
+    # that opts out of torch.compile runs: in every lesson from 2 on
+    "torch._dynamo", "numpy.fft", "psutil",
     "matplotlib", "matplotlib.pyplot", "matplotlib.font_manager", "matplotlib.figure", "PIL.Image",
     "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "jupyter_client.session", "zmq",
     # what IPKernelApp.initialize() imports (0.08 s of each kernel's start, most of it the debugger's)
@@ -57,6 +60,7 @@ CREDENTIAL_FIELDS = ["Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapB
 NS_GET_USERNS, NS_GET_PARENT = 0xB701, 0xB702   # ioctl(2)s on namespace fds
 MAX_NESTING = 8
 IMPORTS_SET = {}  # environment variables the preloaded imports set
+PRELOADER_FOLDER = ""   # the preloader's working folder (what imports computed paths from)
 READY_TIMEOUT_S = 300   # the preloader may still be importing torch when the first kernel is asked for
 STEP_TIMEOUT_S = 60
 
@@ -94,6 +98,8 @@ def start(folder, kernel_env):
     # matplotlib config folder for the font cache, which the preloader builds once.
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["MPLCONFIGDIR"] = str(folder / "preload-mpl")
+    # torch's compiler makes its cache folder when imported: in this private folder, not the machine's /tmp
+    env["TORCHINDUCTOR_CACHE_DIR"] = str(folder / "preload-torchinductor")
     log = open(folder / "preload.log", "ab")
     process = subprocess.Popen([sys.executable, "-m", "autograder.preload", "--serve", str(path)], env=env,
                                stdin=subprocess.DEVNULL, stdout=log, stderr=log, cwd=str(folder))
@@ -239,6 +245,8 @@ def serve(path):
     os.umask(old)
     listener.listen(8)
     started = time.monotonic()
+    global PRELOADER_FOLDER
+    PRELOADER_FOLDER = os.getcwd()
     if sys.path and sys.path[0] in ("", os.getcwd()):
         del sys.path[0]   # what ipykernel_launcher does: a kernel's sys.path has no start folder
     import importlib
@@ -484,9 +492,15 @@ def _same_python_path(preloader_path):
         sys.path[0:0] = new
 
 
-def _forget_matplotlib_folders():
-    """matplotlib memoises its config and cache folders (the preloader's private one) in closures;
-    reset them so that this kernel uses its own MPLCONFIGDIR, as a freshly started one would."""
+def _recompute_import_time_state(preloader_folder):
+    """What the preloaded libraries worked out from the preloader's folder, user or environment when
+    they were imported, worked out again for this kernel (found by scanning every preloaded module
+    for the preloader's folder and user): matplotlib's config and cache folders (memoised in
+    closures) and user style path, multiprocessing's start folder, the default folders of torch's
+    compiler configs, tempfile's cached temporary folder."""
+    import multiprocessing.process
+    import tempfile
+
     import matplotlib
 
     for getter in ("get_configdir", "get_cachedir"):
@@ -494,6 +508,17 @@ def _forget_matplotlib_folders():
         names = getattr(getattr(function, "__code__", None), "co_freevars", ())
         if "called" in names and function.__closure__:
             function.__closure__[names.index("called")].cell_contents = False
+    for module in ("matplotlib.style", "matplotlib.style.core"):
+        if hasattr(sys.modules.get(module), "USER_LIBRARY_PATHS"):
+            sys.modules[module].USER_LIBRARY_PATHS = [os.path.join(matplotlib.get_configdir(), "stylelib")]
+    multiprocessing.process.ORIGINAL_DIR = os.getcwd()
+    tempfile.tempdir = None
+    for module in ("torch._dynamo.config", "torch._inductor.config", "torch._functorch.config"):
+        entries = getattr(sys.modules.get(module), "_config", None)
+        for entry in (entries or {}).values():
+            default = getattr(entry, "default", None)
+            if isinstance(default, str) and default.startswith(preloader_folder):
+                entry.default = os.getcwd() + default[len(preloader_folder):]
 
 
 def _run_kernel(config, hold_w, log):
@@ -540,7 +565,7 @@ def _run_kernel(config, hold_w, log):
         del sys.modules[name]
     sys.path_importer_cache.clear()
     importlib.invalidate_caches()
-    _forget_matplotlib_folders()
+    _recompute_import_time_state(PRELOADER_FOLDER)
     import numpy
     import torch
 
@@ -551,6 +576,7 @@ def _run_kernel(config, hold_w, log):
     from ipykernel import kernelapp
 
     sys.argv = [str(Path(kernelapp.__file__).parent.parent / "ipykernel_launcher.py"), *config["kernel_args"]]
+    sys.orig_argv = [sys.executable, "-m", "ipykernel_launcher", *config["kernel_args"]]
 
     code = 0
     try:

@@ -32,6 +32,17 @@ def _read(path):
         return open(path).read()
     except OSError as error:
         return repr(error)
+def _folders():
+    # what libraries work out from the working folder, user or environment when first imported
+    import multiprocessing.process, tempfile
+    import matplotlib, matplotlib.style.core
+    import torch._dynamo, torch._inductor.config
+    configs = [sys.modules[m]._config for m in ("torch._dynamo.config", "torch._inductor.config",
+                                                "torch._functorch.config") if m in sys.modules]
+    paths = sorted(str(e.default) for c in configs for e in c.values() if str(e.default).startswith("/"))
+    return {"tmp": tempfile.gettempdir(), "mplconfig": matplotlib.get_configdir(),
+            "mplcache": matplotlib.get_cachedir(), "styles": matplotlib.style.core.USER_LIBRARY_PATHS,
+            "start": multiprocessing.process.ORIGINAL_DIR, "compiler": paths}
 _status = dict(line.split(":", 1) for line in _read("/proc/self/status").splitlines() if ":" in line)
 _facts = {
     "ppid": os.getppid(),
@@ -49,6 +60,7 @@ _facts = {
              "LEFT_BY_ANOTHER_STUDENT" in os.environ],
     "np_random": float(numpy.random.rand()),
     "torch_seed": torch.initial_seed(),
+    "folders": _folders(),
 }
 numpy.LEFT_BY_ANOTHER_STUDENT = 1
 open("/tmp/left-by-another-student", "w").write("x")
@@ -132,6 +144,9 @@ def test_a_preloaded_kernel_is_confined_like_an_ordinary_one(runs):
     assert preloaded["env"] == ordinary["env"]
     assert preloaded["path"] == ordinary["path"]
     assert Path(preloaded["cwd"]).name == Path(ordinary["cwd"]).name == LESSON
+    # folders the preloader's imports computed from its own folder are computed again for the kernel
+    same_places = [json.loads(json.dumps(facts["folders"]).replace(facts["cwd"], "<cwd>")) for facts in (preloaded, ordinary)]
+    assert same_places[0] == same_places[1], same_places
     # it sees its sandbox's init, the holder and itself: never the preloader, a worker or another kernel
     assert set(preloaded["pids"]) <= {1, 2, preloaded["me"]} and len(preloaded["pids"]) <= 3, preloaded["pids"]
 
