@@ -66,11 +66,12 @@ def make_submission(kind, index, released, sources, lesson):
 def make_class(folder, root, lessons, students):
     """Write <folder>/s<i>__<lesson>.ipynb for every student and lesson; returns {student: kind}."""
     from autograder.demo import solution_sources
+    from autograder.release import released_notebook
 
     folder.mkdir(parents=True)
     kinds = {f"s{i:03d}": KINDS[i % len(KINDS)] for i in range(students)}
     for lesson in lessons:
-        released = Path(root) / "release" / lesson / f"{lesson}.ipynb"
+        released = released_notebook(root, lesson)
         sources = solution_sources(lesson)
         for i, (student, kind) in enumerate(kinds.items()):
             nbformat.write(make_submission(kind, i, released, sources, lesson), str(folder / f"{student}__{lesson}.ipynb"))

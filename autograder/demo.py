@@ -19,7 +19,7 @@ from autograder.course_dir import build, course_root
 from autograder.export import strip_markers
 from autograder.grade import grade_batch
 from autograder.lessons import BUILD, SOLUTIONS, lesson_ids, solution_path
-from autograder.release import generate
+from autograder.release import generate, released_notebook
 from autograder.report import summary_table, write_reports
 from autograder.translate import read_catalogue, translate_notebook
 
@@ -85,6 +85,14 @@ def vietnamese(notebook, lesson_id, solutions=SOLUTIONS):
     return translate_notebook(notebook, read_catalogue(lesson_id, "vi", solutions), "vi", strict=False)
 
 
+def released_lesson(base, lesson_id, solutions=SOLUTIONS):
+    """A fresh course directory under `base` with one lesson released, for tests and benchmarks that
+    grade made-up students; returns (course root, released notebook, {function: solution source})."""
+    root = build(Path(base) / "build" / "course", [lesson_id], solutions)
+    [released] = generate(root, [lesson_id])
+    return root, released, solution_sources(lesson_id, solutions)
+
+
 def make_submissions(folder, root, lessons, solutions=SOLUTIONS):
     folder = Path(folder)
     if folder.exists():
@@ -92,7 +100,7 @@ def make_submissions(folder, root, lessons, solutions=SOLUTIONS):
     (folder / "chi").mkdir(parents=True)
     (folder / "fay").mkdir()
     for lesson_id in lessons:
-        released = Path(root) / "release" / lesson_id / f"{lesson_id}.ipynb"
+        released = released_notebook(root, lesson_id)
         sources = solution_sources(lesson_id, solutions)
         nbformat.write(submission(released, sources), str(folder / f"ada__{lesson_id}.ipynb"))
         shutil.copyfile(released, folder / f"ben__{lesson_id}.ipynb")

@@ -31,7 +31,7 @@ from autograder.collect import import_submission, scan
 from autograder.course_dir import COURSE_ID, build, gradebook_url, nbgrader_api
 from autograder.lessons import ROOT, SOLUTIONS, lesson_ids
 from autograder.normalize import normalise_file
-from autograder.release import generate
+from autograder.release import generate, released_notebook
 
 
 @dataclass
@@ -369,7 +369,7 @@ def kernel_notes(kernel):
 def prepare(root, submission):
     """Import one submission and normalise it against the release; returns (notes, flags)."""
     target = import_submission(root, submission) / f"{submission.lesson}.ipynb"
-    released = Path(root) / "release" / submission.lesson / f"{submission.lesson}.ipynb"
+    released = released_notebook(root, submission.lesson)
     try:
         return normalise_file(target, released)
     except Exception as error:

@@ -41,6 +41,11 @@ def set_edition(released_paths, edition, solutions=SOLUTIONS):
     return written
 
 
+def released_notebook(root, lesson_id):
+    """Where nbgrader's generate_assignment puts the student notebook of `lesson_id`."""
+    return Path(root) / "release" / lesson_id / f"{lesson_id}.ipynb"
+
+
 def generate(root, lessons):
     """Run generate_assignment for each lesson in the course directory `root`; returns released paths."""
     api = nbgrader_api(root)
@@ -49,7 +54,7 @@ def generate(root, lessons):
         result = api.generate_assignment(lesson_id, force=True, create=True)
         if not result["success"]:
             raise ReleaseError(f"nbgrader could not release {lesson_id}:\n{result.get('error') or result.get('log')}")
-        released.append(Path(root) / "release" / lesson_id / f"{lesson_id}.ipynb")
+        released.append(released_notebook(root, lesson_id))
     return released
 
 

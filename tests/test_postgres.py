@@ -22,9 +22,8 @@ import nbformat
 import pytest
 
 from autograder.course_dir import COURSE_ID, build
-from autograder.demo import buggy_edit, solution_sources, submission
+from autograder.demo import buggy_edit, released_lesson, submission
 from autograder.lessons import ROOT
-from autograder.release import generate
 
 pytestmark = pytest.mark.slow
 LESSON = "02_vanilla_rnn"
@@ -144,10 +143,7 @@ def postgres_url():
 def submissions(tmp_path_factory):
     """Two students of one lesson, made from the solutions as the demo makes them."""
     scratch = tmp_path_factory.mktemp("pg-release")
-    root = build(scratch / "build" / "course", [LESSON])
-    generate(root, [LESSON])
-    released = root / "release" / LESSON / f"{LESSON}.ipynb"
-    sources = solution_sources(LESSON)
+    _, released, sources = released_lesson(scratch, LESSON)
     folder = scratch / "submissions"
     folder.mkdir()
     nbformat.write(submission(released, sources), str(folder / f"ada__{LESSON}.ipynb"))

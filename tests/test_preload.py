@@ -16,9 +16,7 @@ import nbformat
 import pytest
 
 from autograder import preload, sandbox
-from autograder.course_dir import build
-from autograder.demo import solution_sources, submission
-from autograder.release import generate
+from autograder.demo import released_lesson, submission
 
 pytestmark = pytest.mark.slow
 LESSON = "02_vanilla_rnn"
@@ -72,10 +70,7 @@ print("FACTS " + json.dumps(_facts))
 def grade(base, preloaded):
     from autograder.grade import grade_batch
 
-    root = build(base / "build" / "course", [LESSON])
-    generate(root, [LESSON])
-    released = root / "release" / LESSON / f"{LESSON}.ipynb"
-    sources = solution_sources(LESSON)
+    root, released, sources = released_lesson(base, LESSON)
     folder = base / "submissions"
     folder.mkdir()
     for student in STUDENTS:

@@ -12,9 +12,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.course_dir import build
-from autograder.demo import solution_sources, submission
-from autograder.release import generate
+from autograder.demo import released_lesson, submission
 from autograder import sandbox
 
 pytestmark = pytest.mark.slow
@@ -215,10 +213,7 @@ def graded(tmp_path_factory):
     from autograder.grade import grade_batch
 
     base = tmp_path_factory.mktemp("tamper")
-    root = build(base / "build" / "course", [LESSON])
-    generate(root, [LESSON])
-    released = root / "release" / LESSON / f"{LESSON}.ipynb"
-    sources = solution_sources(LESSON)
+    root, released, sources = released_lesson(base, LESSON)
     folder = base / "submissions"
     folder.mkdir()
     edits = {
