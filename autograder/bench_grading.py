@@ -27,7 +27,6 @@ other processes were busy.
 """
 import argparse
 import io
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -157,15 +156,12 @@ def ours(root, folder, lessons, workers, sandbox_mode):
 
 
 def one_run(args, lessons, scratch):
-    from autograder.course_dir import build
+    from autograder.course_dir import build, copy_course
     from autograder.release import generate
 
     root = build(scratch / "ours" / "course", lessons)
     generate(root, lessons)
-    stock_root = scratch / "stock" / "course"
-    shutil.copytree(root, stock_root)
-    (stock_root / "nbgrader_config.py").write_text(
-        (root / "nbgrader_config.py").read_text().replace(str(root.resolve()), str(stock_root.resolve())))
+    stock_root = copy_course(root, scratch / "stock" / "course")
     folder = scratch / "class"
     kinds = make_class(folder, root, lessons, args.students)
     n = args.students * len(lessons)

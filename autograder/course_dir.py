@@ -104,6 +104,15 @@ def build(root=None, lessons=None, solutions=SOLUTIONS, db_url=None):
     return root
 
 
+def copy_course(root, target, leave_out=()):
+    """Copy a course directory (gradebook included) to `target`, its config pointing at the copy;
+    `leave_out`: names of files or folders not to copy (e.g. "feedback"). Returns `target`."""
+    target = Path(target)
+    shutil.copytree(root, target, ignore=shutil.ignore_patterns(*leave_out))
+    write_config(target)
+    return target
+
+
 def load_config(root):
     from traitlets.config.loader import PyFileConfigLoader
 

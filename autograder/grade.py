@@ -169,7 +169,7 @@ def start_preloader(settings):
     """Pre-imported kernels (autograder/preload.py): one preloader for the batch, which forks every
     worker's kernels, already holding numpy/torch/matplotlib/ipykernel, into their sandboxes instead
     of each kernel starting Python and importing them. Only with the sandbox (a kernel joins its
-    sandbox's namespaces). Returns the preloader (or None); sets settings["preload_socket"]."""
+    sandbox's namespaces). Returns (process, its folder) or None; sets settings["preload_socket"]."""
     if not (settings["sandbox"] and settings.get("preload", True)):
         return None
     import json

@@ -9,7 +9,6 @@ first's). A probe in the first solution cell prints what the kernel can see, the
 (module state, a file in /tmp, an environment variable) that the next student's kernel must not see.
 """
 import json
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -168,13 +167,10 @@ def test_no_preloader_or_kernel_outlives_its_batch(runs):
 def test_feedback_pages_are_those_of_nbconverts_html_exporter(runs, tmp_path):
     """The workers write feedback with autograder.feedback.FeedbackExporter (caches); nbgrader with
     nbconvert's own HTMLExporter must write the very same pages."""
-    from autograder.course_dir import nbgrader_api
+    from autograder.course_dir import copy_course, nbgrader_api
 
     run = runs["preloaded"][0]
-    course = tmp_path / "course"
-    shutil.copytree(run.root, course, ignore=shutil.ignore_patterns("feedback", ".grading"))
-    config = (course / "nbgrader_config.py").read_text()
-    (course / "nbgrader_config.py").write_text(config.replace(str(Path(run.root).resolve()), str(course)))
+    course = copy_course(run.root, tmp_path / "course", leave_out=["feedback", ".grading"])
     api = nbgrader_api(course)
     for student in STUDENTS:
         assert api.generate_feedback(LESSON, student, force=True)["success"]
