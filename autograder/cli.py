@@ -10,6 +10,8 @@
     python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
     python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
                          [--db-url postgresql://...]   (the gradebook in PostgreSQL instead of SQLite)
+    python3 -m autograder student-edition      lessons (en + vi) and the `course` wheel, no solutions, into build/student-edition/
+                         [--lessons ID ...] [--out DIR]
     python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
     python3 -m autograder translate            build the Vietnamese edition lessons/vi/ from solutions/vi/ catalogues
                          [--status | --check | --update | --show LESSON | --notebook PATH --to en|vi]
@@ -81,6 +83,21 @@ def cmd_grade(args):
     out = write_reports(run, args.out)
     print(summary_table(run))
     print(f"\nReports: {out}")
+    return 0
+
+
+def cmd_student_edition(args):
+    from autograder.student_edition import EDITION, build_edition
+
+    edition = build_edition(args.out or EDITION, lessons=args.lessons)
+    print(f"Student edition: {edition.folder}  ({len(edition.lessons)} lessons, both languages; {edition.wheel.name})")
+    if edition.archive:
+        print(f"To hand out:     {edition.archive}")
+    given = sorted({(place.split(' cell ')[0], what) for place, what in edition.given})
+    if given:
+        print("\nThese lessons hand out an earlier lesson's solution on purpose; include them only after that "
+              "lesson's deadline (--lessons):")
+        print("\n".join(f"  {place}: {what}" for place, what in given))
     return 0
 
 
@@ -164,6 +181,10 @@ def parser():
                        help="gradebook database, e.g. postgresql://user:password@host:5432/db (default: SQLite "
                             "build/course/gradebook.db; the course directory remembers the last URL given)")
     grade.set_defaults(run=cmd_grade)
+    edition = sub.add_parser("student-edition", help="what students receive: lessons (en + vi) and the course wheel")
+    edition.add_argument("--lessons", nargs="*", help="only these lesson ids (the ones released so far)")
+    edition.add_argument("--out", help="folder (default build/student-edition; a .zip is written beside it)")
+    edition.set_defaults(run=cmd_student_edition)
     slides = sub.add_parser("slides", help="build the lecture slides (HTML, PDF) and the course site")
     slides.add_argument("--lessons", nargs="*", help="limit to these lesson ids")
     slides.add_argument("--quick", action="store_true",
