@@ -3,13 +3,15 @@
     python3 -m autograder demo                 build, release, grade the sample class, print the grades
     python3 -m autograder test [pytest args]   run the project's tests
     python3 -m autograder setup                only create .venv and install the pinned requirements
-    python3 -m autograder lab                  open the student notebooks (lessons/) in JupyterLab
+    python3 -m autograder lab [JUPYTER ARGS]   open the student notebooks (lessons/) in JupyterLab (as root: a warning)
     python3 -m autograder build                write the nbgrader course directory under build/
     python3 -m autograder release [--check]    release the lessons to lessons/ and lessons/vi/ (or only check them)
                          [--edition en|vi|both]
     python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
     python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
                          [--db-url postgresql://...]   (the gradebook in PostgreSQL instead of SQLite)
+    python3 -m autograder export-grades        the gradebook as canvas.csv and moodle.csv (one column per lesson) in build/grades/
+                         [--format canvas|moodle|both] [--missing blank|zero]
     python3 -m autograder student-edition      lessons (en + vi) and the `course` wheel, no solutions, into build/student-edition/
                          [--lessons ID ...] [--out DIR]
     python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
@@ -17,8 +19,10 @@
                          [--status | --check | --update | --show LESSON | --notebook PATH --to en|vi]
 """
 import argparse
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from autograder.lessons import ROOT
 
@@ -39,8 +43,20 @@ def cmd_setup(args):
     return 0
 
 
+def lab_command(lessons=None, euid=None, extra=()):
+    """The JupyterLab command line for `lab`: as root (containers, many cloud machines) it starts anyway,
+    with --allow-root and a warning, instead of stopping at "Running as root is not recommended"."""
+    command = [sys.executable, "-m", "jupyter", "lab", str(lessons or ROOT / "lessons"), *extra]
+    euid = os.geteuid() if euid is None and hasattr(os, "geteuid") else euid
+    if euid == 0:
+        print("warning: running as root; starting JupyterLab with --allow-root. Your notebooks' code runs with "
+              "every right on this machine: use an ordinary user where you can.", file=sys.stderr)
+        command.append("--allow-root")
+    return command
+
+
 def cmd_lab(args):
-    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(ROOT / "lessons")])
+    return subprocess.call(lab_command(extra=args.jupyter_args))
 
 
 def cmd_build(args):
@@ -83,6 +99,17 @@ def cmd_grade(args):
     out = write_reports(run, args.out)
     print(summary_table(run))
     print(f"\nReports: {out}")
+    return 0
+
+
+def cmd_export_grades(args):
+    from autograder.course_dir import course_root
+    from autograder.exports import export_gradebook
+
+    layouts = ["canvas", "moodle"] if args.format == "both" else [args.format]
+    root = args.course or course_root()
+    for path in export_gradebook(root, args.out or Path(root).parent / "grades", layouts, args.db_url, args.missing):
+        print(f"wrote {path}")
     return 0
 
 
@@ -158,7 +185,9 @@ def parser():
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test.set_defaults(run=cmd_test)
     sub.add_parser("setup", help="create .venv and install the requirements").set_defaults(run=cmd_setup)
-    sub.add_parser("lab", help="open lessons/ in JupyterLab").set_defaults(run=cmd_lab)
+    lab = sub.add_parser("lab", help="open lessons/ in JupyterLab (as root too, with a warning)")
+    lab.add_argument("jupyter_args", nargs=argparse.REMAINDER, help="passed to jupyter lab (e.g. --port 8890)")
+    lab.set_defaults(run=cmd_lab)
     sub.add_parser("build", help="write the nbgrader course directory").set_defaults(run=cmd_build)
     release = sub.add_parser("release", help="release the lessons to lessons/")
     release.add_argument("--check", action="store_true", help="only report whether lessons/ is current")
@@ -181,6 +210,14 @@ def parser():
                        help="gradebook database, e.g. postgresql://user:password@host:5432/db (default: SQLite "
                             "build/course/gradebook.db; the course directory remembers the last URL given)")
     grade.set_defaults(run=cmd_grade)
+    grades = sub.add_parser("export-grades", help="the gradebook as CSV for Canvas and Moodle (one column per lesson)")
+    grades.add_argument("--format", choices=["canvas", "moodle", "both"], default="both")
+    grades.add_argument("--out", help="folder (default build/grades)")
+    grades.add_argument("--course", help="course directory (default build/course; the hub's: see `hub --help`)")
+    grades.add_argument("--db-url", metavar="URL", help="gradebook database (default: the course directory's)")
+    grades.add_argument("--missing", choices=["blank", "zero"], default="blank",
+                        help="a lesson not handed in: blank (the LMS keeps what it has) or 0")
+    grades.set_defaults(run=cmd_export_grades)
     edition = sub.add_parser("student-edition", help="what students receive: lessons (en + vi) and the course wheel")
     edition.add_argument("--lessons", nargs="*", help="only these lesson ids (the ones released so far)")
     edition.add_argument("--out", help="folder (default build/student-edition; a .zip is written beside it)")

@@ -4,6 +4,8 @@
     build/grades/results/<student>/<lesson>.json  per question: score, max_score, status, the check's messages
                                                  (the shape of Gradescope's results.json)
     build/grades/feedback/<student>/<lesson>.html the student's feedback page (no hidden test code)
+    build/grades/canvas.csv, moodle.csv         the gradebook in the layouts Canvas and Moodle import
+                                                 (one row per student, one column per lesson: autograder/exports.py)
     build/grades/summary.txt                    the table printed at the end of a run
     build/grades/class_report.html              per question mean, failure messages grouped by cause,
                                                  score distribution, integrity flags and notes
@@ -194,6 +196,9 @@ def write_reports(run, out=None):
             shutil.copyfile(outcome.feedback, feedback_path)
     out.mkdir(parents=True, exist_ok=True)
     write_grades_csv(out / "grades.csv", run.root, run.outcomes, getattr(run, "db_url", None))
+    from autograder.exports import export_gradebook   # canvas.csv, moodle.csv: one column per lesson
+
+    export_gradebook(run.root, out, db_url=getattr(run, "db_url", None) or None)
     (out / "summary.txt").write_text(summary_table(run) + "\n")
     (out / "class_report.html").write_text(class_report_html(run))
     return out
