@@ -3,12 +3,13 @@
 It replaces `Execute` in `Autograde.autograde_preprocessors` when this project's grader runs
 (autograder/grade.py); `nbgrader autograde` from the command line is unchanged. Per notebook:
 
-- before the first cell, a silent prelude imports numpy, torch, course and every hidden check and
-  records their state (autograder/integrity.py); before each grade cell that calls the checks, a
-  silent `verify()` restores whatever student code replaced, and each restoration becomes a flag;
-- after each such grade cell, the score is cross-checked outside the kernel: a grade cell with no
-  result (nbgrader would give it full points) gets an error output (0 points); a result that
-  disagrees with the score line the check printed is lowered to the smaller one and flagged;
+- a checker (autograder/checker/session.py) listens on a unix socket in the kernel's private runtime
+  folder; before the first cell a silent prelude tells the kernel where (`autograder.in_kernel`);
+- each grade cell that calls the checks runs as usual, and while it runs the checker, in a thread of
+  this process, drives the question over the socket; the checker's score and report then REPLACE the
+  cell's outputs, so nothing the notebook prints, returns or changes can alter a score. A grade cell
+  the checker could not finish (a timeout, a dead kernel, a kernel that never called it) scores 0
+  with the reason;
 - a per-cell timeout (Execute.timeout) and a per-notebook budget (`notebook_budget`, seconds): cells
   after the budget is spent are not run and score 0;
 - a kernel that dies (os._exit, a segfault, the memory limit) costs the cell it died in and the
@@ -32,13 +33,15 @@ from nbclient.util import ensure_async, run_hook, run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
-from traitlets import Bool, Enum, Integer
+from traitlets import Enum, Integer
+
+from autograder import limits
+from autograder.checker.session import CheckerSession
 
 REPORTS = {}
 
-PRELUDE = "import autograder.integrity as _rnn_guard_module; _rnn_guard_module.install(); del _rnn_guard_module"
-VERIFY = "__import__('autograder.integrity', fromlist=['verify']).verify()"
-SCORE_LINE = re.compile(r"^(?P<name>[A-Za-z0-9_]+): (?P<score>[-+0-9.e]+) / (?P<points>[-+0-9.e]+) points", re.M)
+PRELUDE = "import autograder.in_kernel as _rnn_checks; _rnn_checks.use_checker({path!r}); del _rnn_checks"
+QUESTION_CALL = re.compile(r"""grade\(\s*["'](?P<name>[A-Za-z0-9_]+)["']""")
 
 
 def error_output(ename, message):
@@ -46,14 +49,30 @@ def error_output(ename, message):
 
 
 def calls_checks(cell):
-    return "autograder.checks" in cell.source
+    return "autograder.in_kernel" in cell.source
+
+
+def question_of(cell):
+    """(question name, points) of a grade cell that calls the checks, from its (restored) source and
+    nbgrader metadata; None when the source names no question."""
+    match = QUESTION_CALL.search(cell.source)
+    if not match:
+        return None
+    return match.group("name"), float(cell.metadata.get("nbgrader", {}).get("points", 0) or 0)
+
+
+def scored_outputs(question):
+    """The outputs a grade cell gets from the checker: its report, then its score as the cell's result."""
+    return [NotebookNode(output_type="stream", name="stdout", text=question.report_text() + "\n"),
+            NotebookNode(output_type="execute_result", execution_count=None, metadata={},
+                         data={"text/plain": repr(float(question.score()))})]
 
 
 class HardenedExecute(Execute):
-    notebook_budget = Integer(600, help="Seconds one notebook may run in all; later cells are not run.").tag(config=True)
-    max_output_bytes = Integer(200_000, help="Bytes of stream/display output kept per cell.").tag(config=True)
-    guard = Bool(True, help="Install the integrity guard and verify it before grade cells.").tag(config=True)
-    prelude_timeout = Integer(180).tag(config=True)
+    notebook_budget = Integer(limits.NOTEBOOK_BUDGET_S,
+                              help="Seconds one notebook may run in all; later cells are not run.").tag(config=True)
+    max_output_bytes = Integer(limits.MAX_OUTPUT_BYTES, help="Bytes of stream/display output kept per cell.").tag(config=True)
+    prelude_timeout = Integer(limits.PRELUDE_TIMEOUT_S, help="Seconds for the silent prelude.").tag(config=True)
     # Nothing is read from a kernel after its last cell: kill it at once (a graceful shutdown waited
     # ~0.9 s per notebook for ipykernel to exit). The sandbox goes with it.
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate").tag(config=True)
@@ -150,92 +169,61 @@ class HardenedExecute(Execute):
         info = (resources or {}).get("nbgrader", {})
         key = (info.get("student"), info.get("assignment"), info.get("notebook"))
         report = REPORTS[key] = {"flags": [], "dead_at": None, "budget_exceeded_at": None, "truncated": [],
-                                 "guard": None}
+                                 "checker": None}
         self._output_bytes, self._truncated = {}, set()
         start = time.monotonic()
         stop = None
         with self.setup_kernel():
-            info_msg = self.wait_for_reply(self.kc.kernel_info())
-            self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
-            guarded = False
-            if self.guard:
-                status, results = self._silent(PRELUDE, timeout=self.prelude_timeout)
-                guarded = status == "ok"
-                report["guard"] = "installed" if guarded else f"not installed: {results.get('__error__')}"
-                if not guarded:
-                    report["flags"].append(f"integrity guard could not be installed ({results.get('__error__')})")
-            for index, cell in enumerate(self.nb.cells):
-                if cell.cell_type != "code" or not cell.source.strip():
-                    continue
-                grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
-                if stop:
-                    cell.outputs = [error_output("NotRun", stop)]
-                    continue
-                remaining = self.notebook_budget - (time.monotonic() - start)
-                if remaining <= 0:
-                    stop = f"not run: the notebook's time budget ({self.notebook_budget} s) was spent"
-                    report["budget_exceeded_at"] = grade_id
-                    cell.outputs = [error_output("NotRun", stop)]
-                    continue
-                try:
-                    if guarded and is_grade(cell) and calls_checks(cell):
-                        self._verify(grade_id, report, min(30, max(1, int(remaining))))
+            checker = CheckerSession(Path(self.km.connection_file).parent)
+            try:
+                info_msg = self.wait_for_reply(self.kc.kernel_info())
+                self.nb.metadata["language_info"] = info_msg["content"]["language_info"]
+                status, results = self._silent(PRELUDE.format(path=checker.path), timeout=self.prelude_timeout)
+                report["checker"] = "ready" if status == "ok" else f"the prelude failed: {results.get('__error__')}"
+                for index, cell in enumerate(self.nb.cells):
+                    if cell.cell_type != "code" or not cell.source.strip():
+                        continue
+                    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
+                    if stop:
+                        cell.outputs = [error_output("NotRun", stop)]
+                        continue
+                    remaining = self.notebook_budget - (time.monotonic() - start)
+                    if remaining <= 0:
+                        stop = f"not run: the notebook's time budget ({self.notebook_budget} s) was spent"
+                        report["budget_exceeded_at"] = grade_id
+                        cell.outputs = [error_output("NotRun", stop)]
+                        continue
+                    question = question_of(cell) if is_grade(cell) and calls_checks(cell) else None
+                    if question:
+                        checker.arm(*question)
                     self._cell_timeout = max(1, min(self.timeout or 10**9, int(remaining) + 1))
-                    self.preprocess_cell(cell, resources, index)
-                except DeadKernelError:
-                    cell.outputs = list(cell.get("outputs", [])) + [error_output(
-                        "DeadKernelError", "the kernel died while running this cell (os._exit, a crash, "
-                        "or the memory limit); the cells after it were not run")]
-                    stop = "not run: the kernel died in an earlier cell"
-                    report["dead_at"] = grade_id
-                    continue
-                if is_grade(cell) and calls_checks(cell):
-                    self._check_score(cell, grade_id, report)
-            report["truncated"] = sorted(self._truncated)
+                    try:
+                        self.preprocess_cell(cell, resources, index)
+                    except DeadKernelError:
+                        cell.outputs = list(cell.get("outputs", [])) + [error_output(
+                            "DeadKernelError", "the kernel died while running this cell (os._exit, a crash, "
+                            "or the memory limit); the cells after it were not run")]
+                        stop = "not run: the kernel died in an earlier cell"
+                        report["dead_at"] = grade_id
+                    if question:
+                        self._score_from_checker(cell, grade_id, checker, report, died=bool(stop))
+                report["truncated"] = sorted(self._truncated)
+            finally:
+                checker.close()
         self.set_widgets_metadata()
         return self.nb, self.resources
 
-    def _verify(self, grade_id, report, timeout):
-        status, results = self._silent(expressions={"flags": VERIFY}, timeout=timeout)
-        text = results.get("flags", "")
-        if status != "ok" or text.startswith("error"):
-            report["flags"].append(f"before {grade_id}: the integrity check failed to run ({text or results})")
+    def _score_from_checker(self, cell, grade_id, checker, report, died):
+        """The checker's report and score become the cell's outputs; without them the cell scores 0."""
+        question, reason = checker.result(grace=0 if died else limits.CHECKER_GRACE_S)
+        if question is not None:
+            cell.outputs = scored_outputs(question)
+            report["flags"].extend(f"{grade_id}: {note}" for note in question.notes)
             return
-        try:
-            import ast
-            flags = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            report["flags"].append(f"before {grade_id}: the integrity check answered nonsense ({text[:200]})")
-            return
-        for flag in flags:
-            message = f"before {grade_id}: {flag} (restored)"
-            if message not in report["flags"]:
-                report["flags"].append(message)
-
-    def _check_score(self, cell, grade_id, report):
-        outputs = cell.get("outputs", [])
-        if any(o.output_type == "error" for o in outputs):
-            return
-        results = [o for o in outputs if o.output_type == "execute_result"]
-        printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream" and o.get("name") == "stdout")
-        lines = list(SCORE_LINE.finditer(printed))
-        if not results:
-            report["flags"].append(f"{grade_id}: the grade cell produced no score (display machinery tampered with?); "
-                                   "scored 0")
-            cell.outputs = outputs + [error_output("NoScore", "the grade cell produced no score")]
-            return
-        try:
-            value = float(results[-1].get("data", {}).get("text/plain", ""))
-        except ValueError:
-            report["flags"].append(f"{grade_id}: the score is not a number; scored 0")
-            cell.outputs = outputs + [error_output("NoScore", "the grade cell's score is not a number")]
-            return
-        if len(lines) != 1:
-            report["flags"].append(f"{grade_id}: {len(lines)} score lines printed instead of 1")
-        printed_score = min((float(m.group("score")) for m in lines), default=0.0)
-        if abs(printed_score - value) > 1e-6 or len(lines) != 1:
-            lowest = min(printed_score, value)
-            if abs(lowest - value) > 1e-9:
-                report["flags"].append(f"{grade_id}: result {value:g} disagrees with the printed score "
-                                       f"{printed_score:g}; kept {lowest:g}")
-                results[-1]["data"] = {"text/plain": repr(float(lowest))}
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        if died or errors:
+            why = "the cell did not finish" if not died else "the kernel died"
+            cell.outputs = errors + [error_output("NotGraded", f"{why}, so the check could not finish: 0 points")]
+        else:
+            report["flags"].append(f"{grade_id}: the checker got no answer from the kernel ({reason}); scored 0")
+            cell.outputs = [error_output("NotGraded", f"the check could not run in this kernel ({reason}): 0 points")]

@@ -9,7 +9,7 @@ cells come back from the release (a deleted answer cell comes back as the unansw
 locked cells' sources (the tests) are then restored by nbgrader itself from the gradebook.
 
 `suspicious_code` is a static scan of the student's cells for code that tampers with the grader;
-it only flags (the grading itself is protected by autograder/integrity.py and the sandbox).
+it only flags (the grading itself is protected by the checker process and the sandbox).
 """
 import copy
 import re

@@ -1,12 +1,13 @@
-"""Hidden-check library: what the grade cells of the lessons call.
+"""Hidden-check library, on the grader's side: the questions the grade cells ask the checker for.
 
     ### BEGIN HIDDEN TESTS
-    from autograder.checks import grade
+    from autograder.in_kernel import grade
     grade("rnn_step_forward", globals(), points=3)
     ### END HIDDEN TESTS
 
 Each lesson module registers its questions with @question(name); a question function receives a
-`core.Question` and adds parts to it.
+`core.Question` and adds parts to it. The checker (autograder/checker/) runs them with
+`run_question`; the student's kernel never imports this package.
 """
 import importlib
 import pkgutil
@@ -42,16 +43,15 @@ def load_all():
     return QUESTIONS
 
 
-def grade(name, namespace, points, seed=None):
-    """Score question `name` against the student's `namespace`; prints a report, returns the points."""
+def run_question(name, points, kernel, seed=None, language="en"):
+    """Score question `name` on the student's `kernel`; returns the finished Question."""
     load_all()
     if name not in QUESTIONS:
         broken = "; ".join(f"{module}: {error}" for module, error in IMPORT_ERRORS.items())
         raise KeyError(f"no hidden check is registered for {name!r}" + (f" (modules that failed to import: {broken})" if broken else ""))
-    q = Question(name, namespace, points, seed)
+    q = Question(name, kernel, points, seed, language)
     try:
         QUESTIONS[name](q)
     except MissingFunction as missing:   # looked up before the first part: every part fails
         q.parts = [(name, 1.0, False, str(missing))]
-    q.report()
-    return float(q.score())
+    return q

@@ -1,23 +1,23 @@
-"""The machinery of the hidden tests: one graded question, scored in parts.
+"""The machinery of the hidden tests: one graded question, scored in parts (in the checker's process).
 
-A grade cell's hidden block calls `autograder.checks.grade("name", globals(), points=P)`.
-The lesson's check function for "name" adds parts (forward on random inputs, each gradient, edge
-cases); each part passes or fails on its own, the cell's value is the points earned, and nbgrader
-reads that value as partial credit. Student code runs with stdout, stderr and warnings captured,
-so a warning never costs points. Messages report errors and tolerances, never reference values.
+A grade cell's hidden block calls `autograder.in_kernel.grade("name", globals(), points=P)`; the
+checker then runs the lesson's check function for "name", which adds parts (forward on random inputs,
+each gradient, edge cases) and reaches the student's code only through `q.student(...)` proxies. Each
+part passes or fails on its own; the score is the points earned, which nbgrader reads as partial
+credit. Student code runs in the kernel with stdout, stderr and warnings captured, so a warning never
+costs points. Messages report errors and tolerances, never reference values.
 """
 import contextlib
-import io
 import secrets
-import warnings
 
 import numpy as np
 
+from autograder.in_kernel.wire import ConnectionLost, RemoteError
 from course.i18n import translate
 from course.numerics import rel_error
 
 _isfinite = np.isfinite
-_translate = translate   # bound at import, before any student code runs
+_translate = translate
 _asarray = np.asarray
 
 
@@ -27,15 +27,6 @@ class Mismatch(AssertionError):
 
 class MissingFunction(Exception):
     pass
-
-
-@contextlib.contextmanager
-def quiet():
-    """Swallow what student code prints or warns while a part runs."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
 
 
 def to_numpy(value):
@@ -93,53 +84,55 @@ def with_exact_float32(part):
 
 
 class Question:
-    """One graded question: parts with weights, a score, a report."""
+    """One graded question: parts with weights, a score, a report.
 
-    def __init__(self, name, namespace, points, seed=None):
+    `kernel` is the student's kernel (autograder.checker.remote.Kernel): the check reaches the
+    notebook's functions only through it, as proxies that send data and return data."""
+
+    def __init__(self, name, kernel, points, seed=None, language="en"):
         self.name = name
-        self.namespace = namespace
+        self.kernel = kernel
         self.points = float(points)
         self.seed = secrets.randbits(32) if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
         self.parts = []  # (label, weight, passed, message)
+        self.notes = []
+        self.language = language
 
     def student(self, function_name):
-        """The student's function from the notebook's namespace."""
-        function = self.namespace.get(function_name)
-        if not callable(function):
+        """The student's function (or class) of that name, as a proxy into the kernel."""
+        if not self.kernel.exists(function_name):
             raise MissingFunction(f"`{function_name}` is not defined: run its cell, and keep its name.")
-        return function
+        return self.kernel.function(function_name)
 
     def randn(self, *shape, scale=1.0):
         return scale * self.rng.standard_normal(shape)
 
     @contextlib.contextmanager
     def using(self, **replacements):
-        """Let student code call reference versions of other graded functions while this part runs."""
-        missing = object()
-        saved = {name: self.namespace[name] if name in self.namespace else missing for name in replacements}
-        self.namespace.update(replacements)
+        """While the block runs, the notebook's functions of these names call the checker's versions
+        (reference step functions, counters) instead of the student's."""
+        for name, function in replacements.items():
+            self.kernel.inject(name, function)
         try:
             yield
         finally:
-            for name, value in saved.items():
-                if value is missing:
-                    self.namespace.pop(name, None)
-                else:
-                    self.namespace[name] = value
+            for name, function in replacements.items():
+                self.kernel.restore(name, function)
 
     def part(self, label, check, weight=1.0):
         """Run check() (which raises Mismatch or any error on failure) as one scored part."""
         try:
-            with quiet():
-                check()
-        except Mismatch as failure:
+            check()
+        except (ConnectionLost, OSError):
+            raise   # the kernel is gone: the question cannot be finished
+        except (Mismatch, MissingFunction) as failure:
             self.parts.append((label, weight, False, str(failure)))
-        except MissingFunction as failure:
-            self.parts.append((label, weight, False, str(failure)))
+        except RemoteError as error:
+            self.parts.append((label, weight, False, describe_remote_error(error)))
         except NotImplementedError:
             self.parts.append((label, weight, False, "not implemented yet (NotImplementedError)"))
-        except Exception as error:  # student code may raise anything
+        except Exception as error:  # e.g. the student's result has the wrong type for the comparison
             self.parts.append((label, weight, False, f"raised {type(error).__name__}: {error}"))
         else:
             self.parts.append((label, weight, True, ""))
@@ -149,8 +142,69 @@ class Question:
         earned = sum(weight for _, weight, passed, _ in self.parts if passed)
         return round(self.points * earned / total, 4) if total else 0.0
 
-    def report(self):
+    def report_text(self):
         """The score line (English, read back by the grader), then one line per part in the student's language."""
-        print(f"{self.name}: {self.score():g} / {self.points:g} points  (random seed {self.seed})")
+        lines = [f"{self.name}: {self.score():g} / {self.points:g} points  (random seed {self.seed})"]
         for label, _, passed, message in self.parts:
-            print(f"  {'PASS' if passed else 'FAIL'}  {_translate(label)}" + (f": {_translate(message)}" if message else ""))
+            lines.append(f"  {'PASS' if passed else 'FAIL'}  {_translate(label, self.language)}"
+                         + (f": {_translate(message, self.language)}" if message else ""))
+        return "\n".join(lines)
+
+    def report(self):
+        print(self.report_text())
+
+
+def describe_remote_error(error):
+    """A part's message for an exception raised by the student's code in the kernel."""
+    if error.type_name == "NotImplementedError":
+        return "not implemented yet (NotImplementedError)"
+    if error.type_name in ("Forbidden", "NameError") and error.message:
+        return error.message
+    return f"raised {error.type_name}: {error.message}"
+
+
+def tensors_in(value):
+    """The tensors of a nested tuple/list result, in order."""
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in tensors_in(v)]
+    return []
+
+
+def expect_backward_matches_forward(kernel, target, inputs, rng, attr=None, eps=1e-6, tol=1e-5, directions=3):
+    """The checker's gradcheck for a student's autograd.Function (or module) that runs in the kernel.
+
+    `inputs`: float64 tensors, those with requires_grad are differentiated. For a few random output
+    weights v and input directions u, the student's backward (<dL/dx, u> for L = sum(v * f(x))) must
+    match the central difference (L(x + eps u) - L(x - eps u)) / (2 eps) of the student's own forward.
+    Raises Mismatch naming the relative error and the tolerance."""
+    import torch
+
+    leaves = [i for i, t in enumerate(inputs) if isinstance(t, torch.Tensor) and t.requires_grad]
+    plain = [t.detach() if isinstance(t, torch.Tensor) else t for t in inputs]
+
+    def loss(values, weights):
+        outputs = tensors_in(kernel.grad_call(target, *values, attr=attr).out)
+        if len(outputs) != len(weights):
+            raise Mismatch(f"forward returned {len(outputs)} tensors, expected {len(weights)}")
+        return sum(float((o.double() * w).sum()) for o, w in zip(outputs, weights))
+
+    first = tensors_in(kernel.grad_call(target, *plain, attr=attr).out)
+    for _ in range(directions):
+        weights = [torch.from_numpy(rng.standard_normal(tuple(o.shape))) for o in first]
+        result = kernel.grad_call(target, *inputs, attr=attr, grad_outputs=tuple(w.to(o.dtype) for w, o in zip(weights, first)))
+        grads = result.input_grads
+        if len(grads) != len(leaves) or any(g is None for g in grads):
+            raise Mismatch("backward returned no gradient for an input that requires one")
+        directions_u = {i: torch.from_numpy(rng.standard_normal(tuple(inputs[i].shape))) for i in leaves}
+        analytic = sum(float((g.double() * directions_u[i]).sum()) for g, i in zip(grads, leaves))
+        plus = [p + eps * directions_u[i] if i in directions_u else p for i, p in enumerate(plain)]
+        minus = [p - eps * directions_u[i] if i in directions_u else p for i, p in enumerate(plain)]
+        numeric = (loss(plus, weights) - loss(minus, weights)) / (2 * eps)
+        error = abs(analytic - numeric) / max(1.0, abs(analytic), abs(numeric))
+        if not error <= tol:
+            raise Mismatch(f"backward disagrees with finite differences of your forward (float64): "
+                           f"relative error {error:.1e} > tolerance {tol:.0e}")
