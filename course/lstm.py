@@ -4,7 +4,7 @@ Contains no solution code: the oracles are torch.nn.LSTMCell / torch.nn.LSTM loa
 NumPy weights (float64), differentiated by autograd. The diagnosis never looks at your code; it
 compares your numbers with the oracle's numbers for weights whose gate blocks were permuted.
 
-The course's layout (DESIGN.md):  a = x @ Wx + h @ Wh + b,  Wx (D, 4H), Wh (H, 4H), b (4H,), and
+The course's layout (course/layout.py):  a = x @ Wx + h @ Wh + b,  Wx (D, 4H), Wh (H, 4H), b (4H,), and
 the four blocks of width H along the last axis are, in torch's order,
     [0:H] input gate i,  [H:2H] forget gate f,  [2H:3H] candidate g (tanh),  [3H:4H] output gate o.
 """
@@ -169,8 +169,10 @@ def sequence_grads_oracle(x, h0, c0, Wx, Wh, b, dh, dcT, carry_h=True, carry_c=T
 
 
 def forget_gate_oracle(x, h, W_f, b_f):
-    """The forget gate sigma(W_f [h, x] + b_f), read off nn.LSTMCell (float64).
+    """The forget gate sigma(W_f [x; h] + b_f), x first as the lecture writes it, read off nn.LSTMCell (float64).
 
+    W_f has shape (H, D + H): its first D columns act on x, the last H on h (columns 0..D-1 are
+    nn.LSTMCell's weight_ih rows of the f-block, the rest its weight_hh rows).
     Trick: give the cell the forget-gate weights, shut its input gate (bias -inf, so i = 0 exactly)
     and feed it c = 1; then its new cell state is c' = f * 1 + 0 * g = f.
     """
@@ -178,11 +180,54 @@ def forget_gate_oracle(x, h, W_f, b_f):
     x, h, W_f, b_f = (np.asarray(a, dtype=np.float64) for a in (x, h, W_f, b_f))
     H, D = len(h), len(x)
     Wx, Wh, b = np.zeros((D, 4 * H)), np.zeros((H, 4 * H)), np.zeros(4 * H)
-    Wh[:, H:2 * H], Wx[:, H:2 * H], b[H:2 * H] = W_f[:, :H].T, W_f[:, H:].T, b_f
+    Wx[:, H:2 * H], Wh[:, H:2 * H], b[H:2 * H] = W_f[:, :D].T, W_f[:, D:].T, b_f
     b[:H] = -np.inf
     with torch.no_grad():
         _, c = torch_cell(Wx, Wh, b)(torch.tensor(x)[None], (torch.tensor(h)[None], torch.ones(1, H, dtype=torch.float64)))
     return c[0].numpy()
+
+
+FORGET_NO_SIGMOID = "you returned the pre-activation z = W_f [x; h] + b_f: apply the sigmoid."
+FORGET_H_FIRST = ("you concatenated [h, x], h first, the order colah's post and the LSTM summary write; this "
+                  "lesson follows the lecture's slides, [x; h] with x first: the first D columns of W_f act on x, "
+                  "the last H on h.")
+
+
+def h_first_weights(W_f, D):
+    """Weights W' with W' [x; h] = W_f [h; x]: what a forget gate that concatenates h first computes."""
+    W_f = np.asarray(W_f, dtype=np.float64)
+    H = W_f.shape[1] - D
+    return np.concatenate([W_f[:, H:], W_f[:, :H]], axis=1)
+
+
+def forget_gate_hints(x, h, W_f, b_f):
+    """Hints for course.check_close: (predicate(actual, expected), message) for the classic forget-gate mistakes.
+
+    Every predicate compares the student's numbers with the oracle's (never with solution code): a
+    missing sigmoid when sigmoid(your numbers) is the oracle's gate; [h, x] when your numbers are the
+    oracle's on h_first_weights(W_f, D).
+    """
+    def no_sigmoid(actual, expected):      # sigmoid(what you returned) is the gate: you returned z
+        z = np.asarray(actual, dtype=np.float64)
+        return not np.allclose(z, expected) and np.allclose(0.5 * (1 + np.tanh(z / 2)), expected, rtol=1e-7, atol=1e-12)
+
+    def h_first(actual, expected):
+        other = forget_gate_oracle(x, h, h_first_weights(W_f, len(x)), b_f)
+        return not np.allclose(other, expected) and np.allclose(actual, other, rtol=1e-7, atol=1e-9)
+
+    return [(no_sigmoid, FORGET_NO_SIGMOID), (h_first, FORGET_H_FIRST)]
+
+
+def forget_gate_mistake(f, x, h, W_f, b_f):
+    """The message of the first forget-gate mistake whose numbers `f` matches, or None (for the hidden check)."""
+    expected = forget_gate_oracle(x, h, W_f, b_f)
+    for predicate, message in forget_gate_hints(x, h, W_f, b_f):
+        try:
+            if predicate(np.asarray(f, dtype=np.float64), expected):
+                return message
+        except Exception:
+            pass
+    return None
 
 
 def layer_order_mistake(output, reference, x, state=None, atol=1e-5):

@@ -23,18 +23,18 @@ def sigmoid(z):
 def forget_gate(x, h, W_f, b_f):
     """The forget gate of one LSTM step, in the lecture's notation.
 
-    f = sigmoid(W_f [h, x] + b_f), where [h, x] is h followed by x (length H + D).
+    f = sigmoid(W_f [x; h] + b_f), where [x; h] is x followed by h (length D + H), as on the lecture's slides.
 
     Inputs:
     - x: input at this step, shape (D,)
     - h: previous hidden state, shape (H,)
-    - W_f: weights, shape (H, H + D); columns 0..H-1 act on h, columns H..H+D-1 on x
+    - W_f: weights, shape (H, D + H); columns 0..D-1 act on x, columns D..D+H-1 on h
     - b_f: bias, shape (H,)
 
     Returns:
     - f: the forget gate, shape (H,), every entry in (0, 1)
     """
-    return sigmoid(W_f @ np.concatenate([h, x]) + b_f)
+    return sigmoid(W_f @ np.concatenate([x, h]) + b_f)
 
 
 def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
@@ -244,23 +244,19 @@ def lstm_cell_pointwise(a, c):
     return torch.sigmoid(o) * torch.tanh(next_c), next_c
 
 
-class FastLSTM(nn.Module):
-    """Batch-first one-layer LSTM with nn.LSTM's parameters: hoisted input GEMM, one addmm per step,
-    pointwise maths in lstm_cell_pointwise (compiled with torch.compile when compile=True)."""
+class FastLSTM(TorchLSTM):
+    """Batch-first one-layer LSTM with TorchLSTM's parameters (those of nn.LSTM): hoisted input GEMM, one addmm
+    per step, pointwise maths in lstm_cell_pointwise (compiled with torch.compile when compile=True)."""
 
     def __init__(self, input_size, hidden_size, compile=False):
-        super().__init__()
-        self.input_size, self.hidden_size = input_size, hidden_size
-        H, D = hidden_size, input_size
-        self.weight_ih_l0 = nn.Parameter(torch.empty(4 * H, D))
-        self.weight_hh_l0 = nn.Parameter(torch.empty(4 * H, H))
-        self.bias_ih_l0 = nn.Parameter(torch.empty(4 * H))
-        self.bias_hh_l0 = nn.Parameter(torch.empty(4 * H))
-        for p in self.parameters():
-            nn.init.uniform_(p, -1.0 / math.sqrt(H), 1.0 / math.sqrt(H))
+        super().__init__(input_size, hidden_size)
         self.cell = torch.compile(lstm_cell_pointwise, dynamic=False) if compile else lstm_cell_pointwise
 
     def forward(self, x, state=None):
+        """Same inputs and outputs as TorchLSTM.forward. 1. One GEMM for every step's input projection, both
+        biases folded in (torch.addmm, x reshaped to (N*T, D)); 2. per step one torch.addmm(xp_t, h, W_hh.T);
+        3. self.cell(a, c) for the rest. Iterate over xp.unbind(1), not xp[:, t]: its backward stacks the T
+        gradients once."""
         N, T, D = x.shape
         H = self.hidden_size
         if state is None:
@@ -270,7 +266,7 @@ class FastLSTM(nn.Module):
         xp = torch.addmm(self.bias_ih_l0 + self.bias_hh_l0, x.reshape(N * T, D), self.weight_ih_l0.T).view(N, T, 4 * H)
         W_hh_T = self.weight_hh_l0.T
         outputs = []
-        for xp_t in xp.unbind(1):   # unbind, not xp[:, t]: its backward stacks the T gradients once
+        for xp_t in xp.unbind(1):
             h, c = self.cell(torch.addmm(xp_t, h, W_hh_T), c)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h.unsqueeze(0), c.unsqueeze(0))
