@@ -54,8 +54,22 @@ def generate(root, lessons):
         result = api.generate_assignment(lesson_id, force=True, create=True)
         if not result["success"]:
             raise ReleaseError(f"nbgrader could not release {lesson_id}:\n{result.get('error') or result.get('log')}")
-        released.append(released_notebook(root, lesson_id))
+        path = released_notebook(root, lesson_id)
+        strip_slide_cells_in(path)
+        released.append(path)
     return released
+
+
+def strip_slide_cells_in(path):
+    """Students get the lesson, not the lecture deck: drop the cells tagged `slide-only` (see slides.py)."""
+    import nbformat
+
+    from autograder.slides import is_slide_only
+
+    notebook = nbformat.read(str(path), as_version=4)
+    if any(is_slide_only(cell) for cell in notebook.cells):
+        notebook.cells = [cell for cell in notebook.cells if not is_slide_only(cell)]
+        nbformat.write(notebook, str(path))
 
 
 def release(root=None, lessons=None, target=LESSONS, solutions=SOLUTIONS, edition="en"):

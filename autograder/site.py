@@ -1,144 +1,229 @@
-"""The course site: a static, offline site of the released notebooks and the slides, in build/site/.
+"""The course site, built by Sphinx with myst-nb (offline: the theme is Sphinx's bundled alabaster, MathJax a
+local copy), one site per language:
 
-    build/site/index.html              the course and the lesson table
-    build/site/lessons/NN.html         each released (student) notebook as a page, with the lesson's figures
-    build/site/lessons/NN.ipynb        the student notebook to download (exactly lessons/NN.ipynb)
-    build/site/slides/                 the decks, their PDFs and lib/ (MathJax, reveal.js), shared by the pages
+    build/site/index.html                 the course: lessons with their slides, PDFs and notebooks
+    build/site/lessons/NN.html            each released (student) notebook as a page, with the lesson's figures
+    build/site/lessons/NN.ipynb           the student notebook to download (exactly lessons/NN.ipynb)
+    build/site/slides/                    the lecture decks and their PDFs (see slides.py)
+    build/site/search.html                Sphinx's full-text search (works from disk: file://)
+    build/site/vi/...                     the same in Vietnamese; every page links to its other-language twin
 
-No dependency beyond nbconvert: each page is nbconvert's lab template (without its mermaid import) with
-MathJax and require.js pointed at slides/lib/. Pages are made from the *released* notebooks (with the
-outputs of their concept cells, see slides.illustrated_notebook), never from solutions/.
+The Sphinx project is generated into build/site-src/<language>/ from the *released* notebooks with the
+outputs of their concept cells (slides.illustrated_notebook), never from solutions/, and every page is
+checked for solution text (slides.leaks) before the site is kept. Sphinx runs in its own process
+(`python -m sphinx`), so its global state never leaks into the caller.
 """
 import html
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 
 from autograder.lessons import BUILD, LESSONS
-from autograder.slides import MATHJAX_CONFIG, TEMPLATES, SlidesError, leaks
+from autograder.slides import MATHJAX_CONFIG, SlidesError, leaks
 
 SITE = BUILD / "site"
-
-INDEX = """<!DOCTYPE html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 60em; margin: 2em auto;
-       padding: 0 1em; line-height: 1.5; color: #222; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: 0.4em 0.8em; border-bottom: 1px solid #ddd; }}
-th {{ background: #f4f4f4; }}
-code {{ background: #f4f4f4; padding: 0 0.2em; }}
-.editions {{ float: right; }}
-</style>
-</head>
-<body>
-<p class="editions">{editions}</p>
-<h1>{title}</h1>
-{intro}
-<table>
-<thead><tr><th>#</th><th>{lesson}</th><th>Notebook</th><th>Slides</th></tr></thead>
-<tbody>
-{rows}
-</tbody>
-</table>
-<p>{footer}</p>
-</body>
-</html>
-"""
+LANGUAGES = ("en", "vi")
 
 TEXT = {
     "en": {
         "title": "Recurrent neural networks",
-        "intro": """<p>A course on recurrent neural networks, following the lecture
-<em>Học sâu và ứng dụng – Bài 9: Mạng hồi quy</em>: sequence problems, the vanilla RNN, backpropagation through
+        "intro": """A course on recurrent neural networks, following the lecture
+*Học sâu và ứng dụng – Bài 9: Mạng hồi quy*: sequence problems, the vanilla RNN, backpropagation through
 time, LSTM, GRU and applications. Each lesson explains an idea, then you implement it in NumPy (forward and
-backward) and in PyTorch, with checks that tell you what is wrong.</p>
-<p>Read a lesson here, or download its notebook and work in JupyterLab, Notebook 7, VS Code or Colab. The
-pages show the figures; the downloaded notebooks have no outputs until you run them.</p>""",
+backward) and in PyTorch, with checks that tell you what is wrong.
+
+Read a lesson here, or download its notebook and work in JupyterLab, Notebook 7, VS Code or Colab. The
+pages show the figures; the downloaded notebooks have no outputs until you run them.""",
         "lesson": "Lesson",
-        "footer": "Everything here works offline. Slides: arrow keys to move, <code>Esc</code> for an overview.",
+        "lessons": "Lessons",
+        "description": "NumPy and PyTorch, from the vanilla RNN to LSTM, GRU and their applications",
+        "slides": "slides",
+        "notebook": "notebook",
+        "footer": "Everything here works offline. Slides: arrow keys to move, `Esc` for an overview, `s` for the "
+                  "speaker notes.",
+        "links": "Lecture slides",
         "download": "Download the notebook",
-        "other": ("Tiếng Việt", "vi/index.html"),
+        "other": ("vi", "Tiếng Việt"),
+        "search": "Search",
     },
     "vi": {
         "title": "Mạng hồi quy",
-        "intro": """<p>Khoá học về mạng hồi quy (recurrent neural networks), đi theo bài giảng
-<em>Học sâu và ứng dụng – Bài 9: Mạng hồi quy</em>: bài toán dự đoán chuỗi, RNN cơ bản, lan truyền ngược theo
+        "intro": """Khoá học về mạng hồi quy (recurrent neural networks), đi theo bài giảng
+*Học sâu và ứng dụng – Bài 9: Mạng hồi quy*: bài toán dự đoán chuỗi, RNN cơ bản, lan truyền ngược theo
 thời gian, LSTM, GRU và các ứng dụng. Mỗi bài giải thích một ý tưởng, rồi bạn tự cài đặt nó bằng NumPy (lượt
-truyền xuôi và truyền ngược) và bằng PyTorch, kèm các bước kiểm tra chỉ ra chỗ sai.</p>
-<p>Bạn có thể đọc bài ngay trên trang này, hoặc tải notebook về và làm bài trong JupyterLab, Notebook 7, VS Code
-hay Colab. Các trang có sẵn hình vẽ; notebook tải về chưa có kết quả nào cho đến khi bạn chạy nó.</p>""",
+truyền xuôi và truyền ngược) và bằng PyTorch, kèm các bước kiểm tra chỉ ra chỗ sai.
+
+Bạn có thể đọc bài ngay trên trang này, hoặc tải notebook về và làm bài trong JupyterLab, Notebook 7, VS Code
+hay Colab. Các trang có sẵn hình vẽ; notebook tải về chưa có kết quả nào cho đến khi bạn chạy nó.""",
         "lesson": "Bài",
-        "footer": "Mọi thứ ở đây dùng được khi không có mạng. Slide: phím mũi tên để chuyển, <code>Esc</code> để xem tổng quan.",
+        "lessons": "Các bài học",
+        "description": "NumPy và PyTorch, từ RNN cơ bản đến LSTM, GRU và các ứng dụng",
+        "slides": "slide",
+        "notebook": "notebook",
+        "footer": "Mọi thứ ở đây dùng được khi không có mạng. Slide: phím mũi tên để chuyển, `Esc` để xem tổng "
+                  "quan, `s` để xem ghi chú của người giảng.",
+        "links": "Slide bài giảng",
         "download": "Tải notebook",
-        "other": ("English", "../index.html"),
+        "other": ("en", "English"),
+        "search": "Tìm kiếm",
     },
 }
 
-ROW = ('<tr><td>{number}</td><td><a href="lessons/{lid}.html">{title}</a></td>'
-       '<td><a href="lessons/{lid}.ipynb" download>{lid}.ipynb</a></td>'
-       '<td>{slides}</td></tr>')
+CONF = '''# Generated by autograder/site.py; edit that file, not this one.
+project = {title!r}
+author = "RNN course"
+copyright = "the course authors"
+language = {language!r}
+extensions = ["myst_nb"]
+nb_execution_mode = "off"                  # pages show the outputs slides.py computed
+nb_output_stderr = "remove"
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3
+html_theme = "alabaster"                   # bundled with Sphinx: nothing is fetched at build time
+html_theme_options = {{"description": {description!r}, "fixed_sidebar": True, "show_powered_by": False,
+                      "font_family": "-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif",
+                      "head_font_family": "-apple-system, 'Segoe UI', Helvetica, Arial, sans-serif",
+                      "page_width": "1100px"}}
+html_sidebars = {{"**": ["about.html", "language.html", "searchbox.html", "navigation.html"]}}
+html_static_path = ["_static"]
+templates_path = ["_templates"]
+html_context = {{"other_language": {other_code!r}, "other_label": {other_label!r}, "other_prefix": {other_prefix!r}}}
+html_title = {title!r}
+html_copy_source = False
+html_show_sourcelink = False
+html_show_search_summary = False          # the summaries are fetched, which file:// pages may not do
+html_search_language = "en"                # Sphinx has no Vietnamese stemmer; the English splitter keeps words whole
+mathjax_path = "mathjax/MathJax.js?config={mathjax_config}"
+mathjax2_config = {{"tex2jax": {{"inlineMath": [["\\\\(", "\\\\)"]], "displayMath": [["\\\\[", "\\\\]"]],
+                                "processEscapes": True, "ignoreClass": "document",
+                                "processClass": "math|output_area"}}}}
+exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "misc.highlighting_failure"]
+'''
+
+# A link to the same page in the other language, in the sidebar of every page.
+LANGUAGE_TEMPLATE = '''{%- set root = pathto('_static', 1)[:-7] -%}
+<div class="language-switch">
+<h3>Language · Ngôn ngữ</h3>
+<p><a id="other-language" hreflang="{{ other_language }}"
+      href="{{ root }}{{ other_prefix }}{{ pagename }}.html">{{ other_label }}</a></p>
+</div>
+'''
 
 
-def export_page(notebook, lesson_id, out_dir, lib="../slides/lib", links=()):
-    """Write out_dir/<lesson_id>.html (nbconvert lab template, local MathJax); returns the path."""
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
-
-    config = Config()
-    config.TemplateExporter.extra_template_basedirs = [str(TEMPLATES)]
-    config.HTMLExporter.template_name = "lab_offline"
-    config.HTMLExporter.mathjax_url = f"{lib}/mathjax/MathJax.js?config={MATHJAX_CONFIG}"
-    config.HTMLExporter.require_js_url = f"{lib}/require.js"
-    exporter = HTMLExporter(config=config)
-    from autograder.slides import lesson_title
-
-    body, _ = exporter.from_notebook_node(notebook, resources={
-        "metadata": {"name": lesson_title(notebook, lesson_id)}, "course_links": list(links)})
-    path = Path(out_dir) / f"{lesson_id}.html"
-    path.write_text(body, encoding="utf-8")
-    return path
+def _md_escape(text):
+    return text.replace("|", "\\|")
 
 
-def build_site(decks, slides_dir, out=SITE, lessons_dir=LESSONS, language="en"):
-    """Build the site from the decks made by slides.build_decks (their illustrated notebooks and files).
-    The Vietnamese edition's site goes to site/vi/; each index links to the other edition."""
+def index_page(decks, language):
+    """index.md: the course, a table of lessons with their slides, PDFs and notebooks, the toctree."""
     text = TEXT[language]
-    out, slides_dir = Path(out), Path(slides_dir)
-    for previous in (out / "lessons", out / "slides"):   # other editions' folders (site/vi/) stay
-        if previous.exists():
-            shutil.rmtree(previous)
-    (out / "lessons").mkdir(parents=True)
-    shutil.copytree(slides_dir, out / "slides", ignore=shutil.ignore_patterns(".*", *TEXT))
     rows = []
     for deck in decks:
         lid = deck.lesson_id
-        notebook = nbformat.read(str(slides_dir / f".{lid}.illustrated.ipynb"), as_version=4)
-        links = [("Slides", f"../slides/{lid}.slides.html")]
-        if deck.pdf:
-            links.append(("PDF", f"../slides/{lid}.pdf"))
-        links.append((text["download"], f"{lid}.ipynb"))
-        page = export_page(notebook, lid, out / "lessons", links=links)
-        found = leaks(page.read_text(encoding="utf-8"), lid, lessons_dir=lessons_dir)
-        if found:
-            page.unlink()
-            raise SlidesError(f"{lid}: solution text on the site page, page not written: {found[:5]}")
-        shutil.copyfile(Path(lessons_dir) / f"{lid}.ipynb", out / "lessons" / f"{lid}.ipynb")
-        slides = f'<a href="slides/{lid}.slides.html">slides</a>'
+        number = lid.split("_")[0].lstrip("0") or "0"
+        slides = f'<a href="slides/{lid}.slides.html">{text["slides"]}</a>'
         if deck.pdf:
             slides += f' · <a href="slides/{lid}.pdf">PDF</a>'
-        number = lid.split("_")[0].lstrip("0") or "0"
-        rows.append(ROW.format(number=number, lid=lid, title=html.escape(deck.title), slides=slides))
-    index = out / "index.html"
-    label, href = text["other"]
-    other_exists = (out / href).resolve().exists()
-    index.write_text(INDEX.format(lang=language, title=html.escape(text["title"]), intro=text["intro"],
-                                  lesson=text["lesson"], footer=text["footer"], rows="\n".join(rows),
-                                  editions=f'<a href="{href}">{label}</a>' if other_exists else ""),
-                     encoding="utf-8")
-    return index
+        rows.append(f'<tr><td>{number}</td><td><a href="lessons/{lid}.html">{html.escape(deck.title)}</a></td>'
+                    f'<td>{slides}</td><td><a href="lessons/{lid}.ipynb" download>{lid}.ipynb</a></td></tr>')
+    table = ("<table class=\"lessons\">\n<thead><tr><th>#</th><th>" + text["lesson"] + "</th><th>Slides</th><th>"
+             + text["notebook"] + "</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
+    toctree = "\n".join(f"lessons/{d.lesson_id}" for d in decks)
+    return (f"# {text['title']}\n\n{text['intro']}\n\n## {text['lessons']}\n\n{table}\n\n{text['footer']}\n\n"
+            f"```{{toctree}}\n:maxdepth: 1\n:hidden:\n\n{toctree}\n```\n")
+
+
+def lesson_page(notebook, deck, language):
+    """The illustrated student notebook with a line of links (slides, PDF, download) under its title."""
+    text = TEXT[language]
+    lid = deck.lesson_id
+    links = [f'<a class="deck-link" href="../slides/{lid}.slides.html">{text["links"]}</a>']
+    if deck.pdf:
+        links.append(f'<a href="../slides/{lid}.pdf">PDF</a>')
+    links.append(f'<a href="{lid}.ipynb" download>{text["download"]}</a>')
+    cell = nbformat.v4.new_markdown_cell('<p class="lesson-links">' + " · ".join(links) + "</p>")
+    cell.id = "site-links"
+    page = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    first = next((i for i, c in enumerate(page.cells) if c.cell_type == "markdown"), -1)
+    page.cells.insert(first + 1, cell)
+    page.metadata.pop("widgets", None)
+    return page
+
+
+def write_project(decks, slides_dir, src, language):
+    """The Sphinx project of one language in `src` (emptied first)."""
+    text = TEXT[language]
+    other_code, other_label = text["other"]
+    other_prefix = "vi/" if language == "en" else "../"
+    if src.exists():
+        shutil.rmtree(src)
+    (src / "lessons").mkdir(parents=True)
+    (src / "_templates").mkdir()
+    (src / "_static").mkdir()
+    (src / "conf.py").write_text(CONF.format(
+        title=text["title"], language=language, description=text["description"],
+        other_code=other_code, other_label=other_label, other_prefix=other_prefix,
+        mathjax_config=MATHJAX_CONFIG), encoding="utf-8")
+    (src / "_templates" / "language.html").write_text(LANGUAGE_TEMPLATE, encoding="utf-8")
+    (src / "_static" / "course.css").write_text(COURSE_CSS, encoding="utf-8")
+    shutil.copytree(Path(slides_dir) / "lib" / "mathjax", src / "_static" / "mathjax")
+    (src / "index.md").write_text(index_page(decks, language), encoding="utf-8")
+    for deck in decks:
+        notebook = nbformat.read(str(Path(slides_dir) / f".{deck.lesson_id}.illustrated.ipynb"), as_version=4)
+        nbformat.write(lesson_page(notebook, deck, language), str(src / "lessons" / f"{deck.lesson_id}.ipynb"))
+    with (src / "conf.py").open("a", encoding="utf-8") as conf:
+        conf.write('html_css_files = ["course.css"]\n')
+
+
+COURSE_CSS = """
+table.lessons { border-collapse: collapse; width: 100%; margin: 1em 0; }
+table.lessons th, table.lessons td { text-align: left; padding: 0.35em 0.7em; border-bottom: 1px solid #ddd; }
+table.lessons th { background: #f4f4f4; }
+p.lesson-links { font-size: 1.05em; padding: 0.4em 0.8em; background: #eef4fb; border-left: 4px solid #1d3557; }
+div.cell_output img { max-width: 100%; height: auto; }
+div.language-switch a { font-weight: bold; }
+"""
+
+
+def run_sphinx(src, out, log=None):
+    """sphinx-build -b html src out, in its own process; raises SlidesError with Sphinx's output on failure."""
+    result = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-j", "1",
+                             "-d", str(Path(src) / ".doctrees"), str(src), str(out)],
+                            capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        raise SlidesError(f"sphinx-build failed for {src}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    if log and result.stderr.strip():
+        for line in result.stderr.strip().splitlines()[:20]:
+            log(f"sphinx: {line}")
+    return out
+
+
+def build_site(decks, slides_dir, out=SITE, lessons_dir=LESSONS, language="en", src=None, log=None):
+    """Build the site of one language from the decks made by slides.build_decks; returns out/index.html.
+    The English site owns build/site/ except its vi/ folder, which the Vietnamese build owns."""
+    out, slides_dir = Path(out), Path(slides_dir)
+    src = Path(src) if src else slides_dir / ".site-src"
+    write_project(decks, slides_dir, src, language)
+    out.mkdir(parents=True, exist_ok=True)
+    for child in out.iterdir():                       # what a previous build left, other editions excepted
+        if child.name in LANGUAGES:
+            continue
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    run_sphinx(src, out, log)
+    shutil.copytree(slides_dir, out / "slides", ignore=shutil.ignore_patterns(".*", *LANGUAGES, "lib"),
+                    dirs_exist_ok=True)
+    shutil.copytree(slides_dir / "lib", out / "slides" / "lib", dirs_exist_ok=True)
+    for deck in decks:
+        lid = deck.lesson_id
+        page = out / "lessons" / f"{lid}.html"
+        found = leaks(page.read_text(encoding="utf-8"), lid, lessons_dir=lessons_dir)
+        if found:
+            shutil.rmtree(out / "lessons")
+            raise SlidesError(f"{lid}: solution text on the site page, site not kept: {found[:5]}")
+        shutil.copyfile(Path(lessons_dir) / f"{lid}.ipynb", out / "lessons" / f"{lid}.ipynb")
+    return out / "index.html"

@@ -180,6 +180,85 @@ def has_figure(cell):
                for o in cell.get("outputs", []))
 
 
+SLIDE_TAG = "slide-only"      # a cell written for the deck: on a slide, stripped from the student release
+NO_SLIDE_TAG = "no-slide"     # a concept cell whose figure stays off the lecture deck
+MAX_CODE_LINES = 12
+POINTS = {"en": ("point", "points"), "vi": ("điểm", "điểm")}
+
+
+def is_slide_only(cell):
+    return SLIDE_TAG in cell.metadata.get("tags", [])
+
+
+def strip_slide_cells(notebook):
+    """The notebook without its slide-only cells (what the student release keeps)."""
+    notebook.cells = [cell for cell in notebook.cells if not is_slide_only(cell)]
+    return notebook
+
+
+def _points_after(cells, start):
+    """Points of the grade cells after the slide cell at `start`, up to the next slide cell."""
+    total = 0
+    for cell in cells[start + 1:]:
+        if is_slide_only(cell) and cell.cell_type == "markdown":
+            break
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution"):
+            total += meta.get("points", 0) or 0
+    return total
+
+
+def _figure_outputs(cell):
+    """Only the pictures of a figure cell (the last one when it draws several)."""
+    images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {}) or "image/svg+xml" in o.get("data", {})]
+    if not images:
+        return []
+    output = nbformat.from_dict(json.loads(json.dumps(images[-1])))
+    output["data"] = {k: v for k, v in output["data"].items() if k.startswith("image/")}
+    return [output]
+
+
+def lecture_deck(notebook, language="en"):
+    """The lecture deck of an executed solution notebook (see the module docstring).
+
+    - a markdown cell tagged `slide-only` starts a slide and is its text; when exercise points follow it
+      (grade cells before the next slide cell), their sum is added as the slide's last line;
+    - a slide-only code cell (a drawing made for the lecture) shows its figure on the current slide;
+    - a concept code cell that draws a figure shows the figure (not the code) on the current slide,
+      unless tagged `no-slide`;
+    - every other markdown cell (the lesson's prose and the exercise instructions) becomes the speaker
+      notes of the current slide;
+    - solution cells, grade cells, checks and code without a figure are left out."""
+    source = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    cells, started = [], False
+    for index, cell in enumerate(source.cells):
+        tags = set(cell.metadata.get("tags", []))
+        if is_solution_or_test(cell):
+            continue
+        if cell.cell_type == "markdown" and is_slide_only(cell):
+            points = _points_after(source.cells, index)
+            if points:
+                one, many = POINTS.get(language, POINTS["en"])
+                cell.source = cell.source.rstrip() + f"\n\n<p class=\"points\">{points:g} {one if points == 1 else many}</p>"
+            cell.metadata["slideshow"] = {"slide_type": "slide"}
+            started = True
+        elif cell.cell_type == "markdown":
+            if not started or not cell.source.strip():
+                continue
+            cell.metadata["slideshow"] = {"slide_type": "notes"}
+        elif cell.cell_type == "code" and has_figure(cell) and NO_SLIDE_TAG not in tags \
+                and (is_slide_only(cell) or slide_type(cell) != "skip") and started:
+            cell.outputs = _figure_outputs(cell)
+            cell.metadata["tags"] = sorted((tags - {"show-input"}) | {"remove-input"})
+            cell.metadata["slideshow"] = {"slide_type": "-"}
+        else:
+            continue
+        cells.append(cell)
+    source.cells = cells
+    source.metadata.pop("widgets", None)
+    return source
+
+
 def deck_notebook(notebook):
     """Only what goes on slides: skipped cells and every solution or grade cell removed; figure cells lose
     their plotting code (tag remove-input); cells tagged remove-cell go too."""
@@ -222,6 +301,8 @@ def formula_count(notebook):
     """Formulas in the notebook's markdown cells and in markdown/LaTeX outputs (what MathJax will see)."""
     total = 0
     for cell in notebook.cells:
+        if slide_type(cell) == "notes":
+            continue                      # speaker notes: not on the slide
         if cell.cell_type == "markdown":
             total += len(formulas_in_markdown(cell.source))
         for output in cell.get("outputs", []):
@@ -408,13 +489,34 @@ class Deck:
     pdf: Path = None
     slides: int = 0
     formulas: int = 0
-    tall: list = field(default_factory=list)     # slides taller than the page: {page, title, height, pageHeight}
+    tall: list = field(default_factory=list)     # slides taller or wider than the page: {page, title, height, pageHeight, width, pageWidth}
     printed: dict = field(default_factory=dict)  # what the print run saw: failed/external requests, math counts
+    language: str = "en"
+    long_code: list = field(default_factory=list)  # code blocks on slides longer than MAX_CODE_LINES
+
+
+def code_blocks_too_long(deck_nb, limit=MAX_CODE_LINES):
+    """(first line, line count) of each code shown on a slide (not in the notes) with more than `limit` lines."""
+    found = []
+    for cell in deck_nb.cells:
+        if slide_type(cell) == "notes":
+            continue
+        if cell.cell_type == "code" and "remove-input" not in cell.metadata.get("tags", []):
+            blocks = [cell.source]
+        elif cell.cell_type == "markdown":
+            blocks = [m.group(0) for m in _FENCE.finditer(cell.source)]
+            blocks = ["\n".join(b.splitlines()[1:-1]) for b in blocks]
+        else:
+            blocks = []
+        found += [(b.strip().splitlines()[0][:60], len(b.strip().splitlines())) for b in blocks
+                  if len(b.strip().splitlines()) > limit]
+    return found
 
 
 def build_decks(lessons=None, out=SLIDES, full=False, pdf=True, chromium=None, solutions=SOLUTIONS,
-                lessons_dir=LESSONS, cache=CACHE, web=WEB, log=print):
-    """Build every deck (and PDF) into `out`; returns [Deck]. Raises SlidesError on a solution leak."""
+                lessons_dir=LESSONS, cache=CACHE, web=WEB, log=print, language="en", strict=True):
+    """Build every deck (and PDF) into `out`; returns [Deck]. Raises SlidesError on a solution leak, a code
+    block longer than MAX_CODE_LINES on a slide, and (strict) a slide taller or wider than the page."""
     lessons = list(lessons or released_lessons(lessons_dir, solutions))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -422,17 +524,22 @@ def build_decks(lessons=None, out=SLIDES, full=False, pdf=True, chromium=None, s
     copy_lib(node_modules, out / "lib")
     log(f"running {len(lessons)} solution notebook(s) in {'full' if full else 'grading'} mode for the figures")
     executed = execute_solutions(lessons, full=full, solutions=solutions, cache=cache)
-    decks = []
+    decks, problems = [], []
     for lid in lessons:
         notebook = illustrated_notebook(lid, executed[lid], lessons_dir)
         nbformat.write(notebook, str(out / f".{lid}.illustrated.ipynb"))   # reused by the site
-        deck_nb = deck_notebook(notebook)
+        deck_nb = lecture_deck(nbformat.read(str(executed[lid]), as_version=4), language)
+        nbformat.write(deck_nb, str(out / f".{lid}.deck.ipynb"))
         path = export_deck(deck_nb, lid, out)
         found = leaks(path.read_text(encoding="utf-8"), lid, solutions, lessons_dir)
         if found:
             path.unlink()
             raise SlidesError(f"{lid}: solution text on the slides, deck not written: {found[:5]}")
-        decks.append(Deck(lid, lesson_title(deck_nb, lid), path, formulas=formula_count(deck_nb)))
+        deck = Deck(lid, lesson_title(deck_nb, lid), path, formulas=formula_count(deck_nb), language=language,
+                    long_code=code_blocks_too_long(deck_nb))
+        problems += [f"{lid}: code of {n} lines on a slide (at most {MAX_CODE_LINES}): {first!r}"
+                     for first, n in deck.long_code]
+        decks.append(deck)
         log(f"deck  {path}")
     if pdf:
         chromium = chromium or find_chromium()
@@ -449,16 +556,22 @@ def build_decks(lessons=None, out=SLIDES, full=False, pdf=True, chromium=None, s
             deck.tall = result["report"]["tall"]
             deck.printed = {k: result[k] for k in ("failed", "external", "math", "reveal_ready")}
             log(f"pdf   {deck.pdf} ({deck.slides} pages)")
+        problems += tall_slides_report(decks)
+    if problems and strict:
+        raise SlidesError("slides that do not fit (fix the slide-only cells in solutions/, see README):\n  "
+                          + "\n  ".join(problems))
+    for line in problems:
+        log(f"warning: {line}")
     return decks
 
 
 def tall_slides_report(decks):
-    """Lines naming each slide taller than the page (a lesson-authoring problem: split the slide)."""
+    """Lines naming each slide taller or wider than the page (split or shorten that slide's cell)."""
     lines = []
     for deck in decks:
         for t in deck.tall:
-            lines.append(f"{deck.lesson_id} slide {t['page']} ({t['title'][:60]!r}): {t['height']} px of "
-                         f"{t['pageHeight']} px, zoomed to about {t['pageHeight'] / t['height']:.0%} in the PDF")
+            lines.append(f"{deck.lesson_id} ({deck.language}) slide {t['page']} ({t['title'][:60]!r}): "
+                         f"{t['height']}x{t.get('width', '?')} px on a page of {t['pageHeight']}x{t.get('pageWidth', '?')} px")
     return lines
 
 
@@ -480,7 +593,8 @@ def build_all(lessons=None, build=BUILD, full=False, pdf=True, site=True, log=pr
     build = Path(build)
     solutions, lessons_dir, suffix = edition_sources(language, build)
     decks = build_decks(lessons, out=build / "slides" / suffix, full=full, pdf=pdf, solutions=solutions,
-                        lessons_dir=lessons_dir, cache=build / "cache" / "executed", web=build / "web", log=log)
+                        lessons_dir=lessons_dir, cache=build / "cache" / "executed", web=build / "web", log=log,
+                        language=language)
     index = None
     if site:
         from autograder.site import build_site

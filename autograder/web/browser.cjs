@@ -57,6 +57,47 @@ const MATH_COUNTS = () => {
   };
 };
 
+// Per slide, as the audience sees it: the words on it (speaker notes and the hidden aria copy left out;
+// a typeset formula counts as one word), its code lines, and whether it fits reveal's page
+// (each slide is shown in turn, fragments included, and measured against the configured size).
+const SLIDE_STATS = async () => {
+  const config = window.Reveal.getConfig();
+  const slides = window.Reveal.getSlides();
+  const stats = [];
+  for (let i = 0; i < slides.length; i++) {
+    const section = slides[i];
+    const idx = window.Reveal.getIndices(section);
+    window.Reveal.slide(idx.h, idx.v, 999);
+    await new Promise((r) => setTimeout(r, 30));
+    const clone = section.cloneNode(true);
+    clone.querySelectorAll('aside.notes').forEach((e) => e.remove());
+    // One word per formula (its TeX source stays in a script tag whatever MathJax is doing to its output).
+    const formulas = clone.querySelectorAll('script[type^="math/tex"]').length;
+    clone.querySelectorAll('script, style, .MathJax_Preview, .MJX_Assistive_MathML, [id^="MathJax-Element-"], .mjx-chtml, .MathJax_CHTML, .MJXc-display')
+      .forEach((e) => e.remove());
+    const words = formulas + (clone.textContent.replace(/¶/g, ' ').match(/[^\s]+/g) || []).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
+    const title = (section.querySelector('h1, h2, h3') || section).innerText.replace(/¶/g, '').trim().slice(0, 80);
+    const codeLines = Array.from(section.querySelectorAll('pre')).filter((p) => !p.closest('aside.notes'))
+      .map((p) => p.innerText.replace(/\n$/, '').split('\n').length);
+    let bottom = 0, right = 0;
+    const top = section.getBoundingClientRect().top, left = section.getBoundingClientRect().left;
+    const scale = window.Reveal.getScale ? window.Reveal.getScale() : 1;
+    section.querySelectorAll('*').forEach((el) => {
+      if (el.closest('aside.notes')) { return; }
+      const r = el.getBoundingClientRect();
+      if (r.height > 0 && r.width > 0) { bottom = Math.max(bottom, r.bottom); right = Math.max(right, r.right); }
+    });
+    const wide = Array.from(section.querySelectorAll('pre, .jp-OutputArea-output, table, .MathJax_Display'))
+      .some((el) => !el.closest('aside.notes') && el.scrollWidth > el.clientWidth + 2);
+    stats.push({ index: i, title, words, formulas, notes_words: ((section.querySelector('aside.notes') || {}).textContent || '').split(/\s+/).filter(Boolean).length,
+                 code_lines: codeLines, height: Math.round((Math.max(bottom - top, section.scrollHeight * scale)) / scale),
+                 width: Math.round((right - left) / scale), page_height: config.height, page_width: config.width,
+                 scrolls: wide || section.scrollHeight > config.height + 1 });
+  }
+  window.Reveal.slide(0, 0, 0);
+  return stats;
+};
+
 async function openPage(context, job) {
   const page = await context.newPage();
   const record = { url: job.url, failed: [], external: [], console_errors: [] };
@@ -78,6 +119,51 @@ async function runDeck(context, job) {
   record.slides = await page.evaluate(() => window.Reveal.getTotalSlides());
   record.math = await page.evaluate(MATH_COUNTS);
   record.text = await page.evaluate(() => document.body.innerText);
+  record.per_slide = await withTimeout(page.evaluate(SLIDE_STATS), 'measuring the slides');
+  if (job.screenshots) {
+    // One picture of each slide listed (index into Reveal.getSlides()), fragments shown.
+    record.screenshots = [];
+    for (const shot of job.screenshots) {
+      await page.evaluate((i) => {
+        const idx = window.Reveal.getIndices(window.Reveal.getSlides()[i]);
+        window.Reveal.slide(idx.h, idx.v, 999);
+      }, shot.slide);
+      await page.waitForTimeout(900);
+      await withTimeout(page.evaluate(MATH_DONE), 'MathJax to finish');
+      await page.screenshot({ path: shot.path });
+      record.screenshots.push(shot.path);
+    }
+  }
+  if (job.keys) {
+    // What a lecturer presses: arrow right moves on, Escape opens the overview, s opens the speaker notes.
+    record.keys = {};
+    await page.evaluate(() => window.Reveal.slide(0, 0, 0));
+    await page.waitForTimeout(300);
+    await page.keyboard.press('ArrowRight');
+    await page.waitForTimeout(700);
+    record.keys.after_right = await page.evaluate(() => window.Reveal.getIndices());
+    await page.keyboard.press('ArrowLeft');
+    await page.waitForTimeout(700);
+    record.keys.after_left = await page.evaluate(() => window.Reveal.getIndices());
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(700);
+    record.keys.overview = await page.evaluate(() => window.Reveal.isOverview());
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(500);
+    const popup = page.context().waitForEvent('page', { timeout: 15000 }).catch(() => null);
+    await page.keyboard.press('s');
+    const notes = await popup;
+    record.keys.notes_window = !!notes;
+    if (notes) {
+      await notes.waitForLoadState('load').catch(() => null);
+      await notes.waitForTimeout(1500);
+      record.keys.notes_text = await notes.evaluate(() => {
+        const el = document.querySelector('.speaker-controls-notes .value') || document.body;
+        return el.innerText;
+      }).catch((e) => `error: ${e}`);
+      await notes.close();
+    }
+  }
   if (job.screenshot) {
     // Go to the first slide with typeset math, show all its fragments, and photograph it.
     const where = await page.evaluate(() => {
@@ -123,6 +209,26 @@ async function runPage(context, job) {
   return record;
 }
 
+// Sphinx's search page, as a reader uses it: type the words into the sidebar's search box on `url` (a page
+// of the site), submit, and wait until the search has finished; returns the result links and their text.
+async function runSearch(context, job) {
+  const { page, record } = await openPage(context, job);
+  const box = page.locator('input[name="q"]').first();
+  await box.fill(job.query);
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: WAIT_MS }), box.press('Enter')]);
+  await page.waitForFunction(() => {
+    const summary = document.querySelector('#search-results .search-summary, #search-results p');
+    return summary && summary.innerText.trim().length > 0 && !/Searching|Preparing/i.test(document.querySelector('#search-results h2') ? document.querySelector('#search-results h2').innerText : '');
+  }, null, { timeout: WAIT_MS });
+  record.search_url = page.url();
+  record.results = await page.evaluate(() => Array.from(document.querySelectorAll('#search-results ul.search li')).map((li) => ({
+    href: (li.querySelector('a') || {}).href || '', text: li.innerText.slice(0, 400) })));
+  record.text = await page.evaluate(() => document.body.innerText);
+  if (job.screenshot) { await page.screenshot({ path: job.screenshot, fullPage: false }); }
+  await page.close();
+  return record;
+}
+
 async function main() {
   const spec = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
   const browser = await chromium.launch({
@@ -138,7 +244,7 @@ async function main() {
       let record;
       log(`${job.kind} ${job.url}`);
       try {
-        const run = { deck: runDeck, print: runPrint, page: runPage }[job.kind];
+        const run = { deck: runDeck, print: runPrint, page: runPage, search: runSearch }[job.kind];
         record = await run(context, job);
       } catch (err) {
         record = { ...(record || {}), url: job.url, error: String(err && err.stack || err) };
