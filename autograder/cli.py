@@ -91,11 +91,25 @@ def cmd_export(args):
 
 
 def cmd_grade(args):
-    from autograder.grade import grade_batch
-    from autograder.report import summary_table, write_reports
+    from autograder.grade import GradingInterrupted, grade_batch
+    from autograder.report import interrupted_summary, summary_table, write_reports
 
-    run = grade_batch(args.folder, lessons=args.lessons, show_progress=not args.quiet, workers=args.workers,
-                      sandbox_mode=args.sandbox, db_url=args.db_url)
+    try:
+        run = grade_batch(args.folder, lessons=args.lessons, show_progress=not args.quiet, workers=args.workers,
+                          sandbox_mode=args.sandbox, db_url=args.db_url)
+    except GradingInterrupted as stop:   # Ctrl-C: workers, kernels and the preloader are already gone
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)   # the reports of what was saved take a moment
+        out = write_reports(stop.run, args.out)
+        where = stop.run.db_url[len("sqlite:///"):] if stop.run.db_url.startswith("sqlite:///") else None
+        print(f"\n{interrupted_summary(stop.run, where)}"
+              f"\nReports of the saved notebooks: {out}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("\nInterrupted before any notebook was graded: nothing was saved, the gradebook is unchanged.",
+              file=sys.stderr)
+        return 130
     out = write_reports(run, args.out)
     print(summary_table(run))
     print(f"\nReports: {out}")

@@ -5,7 +5,8 @@ Accepted names (the lesson id is the notebook stem in solutions/, e.g. 02_vanill
     <folder>/<student_id>__<lesson_id>.ipynb        flat, student and lesson joined by two underscores
 A suffix after the lesson id is tolerated ("02_vanilla_rnn (1).ipynb", "02_vanilla_rnn-v2.ipynb").
 A student id is letters, digits, '.', '-' and '_' (not '__'). Anything else becomes a Problem line
-in the report; it never stops the batch.
+in the report; it never stops the batch. A file of a course lesson that this run was not asked to
+grade (`grade --lessons 03_bptt`) is neither graded nor a problem: it is listed in Batch.skipped.
 """
 import re
 import shutil
@@ -37,6 +38,7 @@ class Problem:
 class Batch:
     submissions: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    skipped: list = field(default_factory=list)   # Submissions of course lessons this run does not grade
 
     @property
     def students(self):
@@ -72,9 +74,12 @@ def split_name(path, folder):
     return None, None
 
 
-def scan(folder, lessons):
-    """Read a submissions folder into a Batch of submissions and problems."""
+def scan(folder, lessons, known=None):
+    """Read a submissions folder into a Batch of submissions and problems. `lessons`: the lessons
+    this run grades; `known`: every lesson of the course (default: `lessons`). A file of a known
+    lesson that is not among `lessons` goes to Batch.skipped."""
     folder = Path(folder)
+    known = sorted(set(known or []) | set(lessons))
     batch = Batch()
     if not folder.is_dir():
         batch.problems.append(Problem(None, None, str(folder), "the submissions folder does not exist"))
@@ -98,9 +103,12 @@ def scan(folder, lessons):
         if not STUDENT_ID.match(student):
             batch.problems.append(Problem(None, None, rel, f"{student!r} is not a valid student id"))
             continue
-        lesson = match_lesson(stem, lessons)
+        lesson = match_lesson(stem, known)
         if lesson is None:
-            batch.problems.append(Problem(student, None, rel, f"no lesson called {stem!r} (known: {', '.join(lessons)})"))
+            batch.problems.append(Problem(student, None, rel, f"no lesson called {stem!r} (known: {', '.join(known)})"))
+            continue
+        if lesson not in lessons:
+            batch.skipped.append(Submission(student, lesson, path))
             continue
         reason = notebook_error(path)
         if reason:

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 from autograder.lessons import BUILD, ROOT, SOLUTIONS, lesson_ids, solution_path
+from autograder.limits import CELL_TIMEOUT_S
 
 COURSE_ID = "rnn-course"
-CELL_TIMEOUT_S = 120
 
 CONFIG = '''# Written by `python3 -m autograder build`; edits are overwritten.
 c = get_config()

@@ -15,9 +15,22 @@ worker process:
   the block as BeautifulSoup writes it out on its own (computed once per distinct block). A block is
   hidden that way only when that cannot change the result: a single <div> holding no image, script
   or style, the only things the pass looks at or treats specially.
+
+Math (offline_math, run on each page after it is written): nbgrader's feedback template loads
+MathJax from a CDN, so offline the pages showed raw LaTeX ($h_t = \tanh(...)$). Each page instead
+loads MathJax 2.7.9 from a `mathjax/` folder next to it, by a relative path, so a page still
+typesets its math when its folder is copied to a student. The files come from the pinned PyPI
+package jupyter-server-mathjax (its static folder only; grading needs no Node); only what the
+page's configuration (TeX input, HTML-CSS output, STIX-Web fonts) loads is copied (~2 MB), hard
+linked where the file system allows, so a class of pages costs one copy.
 """
+import importlib.util
 import json
+import os
+import re
 import secrets
+import shutil
+from pathlib import Path
 
 from bs4 import BeautifulSoup
 from jinja2 import BytecodeCache
@@ -122,3 +135,72 @@ class FeedbackExporter(HTMLExporter, _HighlightTokens):
         for token, block in self._tokens.items():
             html = html.replace(token, _written(block))
         return html, resources
+
+
+# ------------------------------------------------------------------------------------------ math, offline
+MATHJAX_FOLDER = "mathjax"
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
+# What that configuration loads (found by opening a feedback page in Chromium: tests/test_feedback_math.py)
+MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config/TeX-AMS-MML_HTMLorMML-full.js", "config/Safe.js",
+                 "extensions/Safe.js", "extensions/TeX", "extensions/HTML-CSS", "extensions/MathMenu.js",
+                 "extensions/MathZoom.js", "jax/input/TeX", "jax/element", "jax/output/HTML-CSS",
+                 "fonts/HTML-CSS/STIX-Web/woff")
+# Fonts: only STIX-Web ships (as web fonts); without this MathJax first looks for its TeX fonts
+MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
+                 'preferredFont: null, webFont: "STIX-Web", imageFont: null}});</script>\n')
+_CDN_MATHJAX = re.compile(r'<script\s+src="https?://[^"]*mathjax[^"]*"', re.I)
+
+
+def mathjax_source():
+    """The static folder of the pinned jupyter-server-mathjax package (MathJax 2.7.9)."""
+    spec = importlib.util.find_spec("jupyter_server_mathjax")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("jupyter-server-mathjax is not installed (requirements.txt pins it): "
+                           "run `python3 -m autograder setup`")
+    return Path(list(spec.submodule_search_locations)[0]) / "static"
+
+
+def _link_or_copy(source, target):
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def install_mathjax(folder):
+    """Put the MathJax files the pages load into <folder>/mathjax (once per folder); returns it."""
+    target = Path(folder) / MATHJAX_FOLDER
+    if (target / "MathJax.js").exists():
+        return target
+    source = mathjax_source()
+    scratch = Path(folder) / f".{MATHJAX_FOLDER}-{os.getpid()}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    for part in MATHJAX_PARTS:
+        src = source / part
+        if src.is_dir():
+            shutil.copytree(src, scratch / part, copy_function=_link_or_copy, dirs_exist_ok=True)
+        elif src.exists():
+            (scratch / part).parent.mkdir(parents=True, exist_ok=True)
+            _link_or_copy(src, scratch / part)
+    try:
+        scratch.rename(target)   # whole or not at all (another process may have put it there first)
+    except OSError:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def uses_local_mathjax(html):
+    return f'<script src="{MATHJAX_FOLDER}/MathJax.js?config=' in html
+
+
+def offline_math(page):
+    """Make a written feedback page load MathJax from mathjax/ beside it, and put MathJax there."""
+    page = Path(page)
+    html = page.read_text(encoding="utf-8")
+    local = f'{MATHJAX_FONTS}<script src="{MATHJAX_FOLDER}/MathJax.js?config={MATHJAX_CONFIG}"'
+    changed = _CDN_MATHJAX.sub(local, html)
+    if changed != html:
+        page.write_text(changed, encoding="utf-8")
+    if uses_local_mathjax(changed):
+        install_mathjax(page.parent)
+    return page

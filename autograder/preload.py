@@ -41,6 +41,8 @@ import sys
 import time
 from pathlib import Path
 
+from autograder.limits import PRELOAD_READY_TIMEOUT_S, PRELOAD_STEP_TIMEOUT_S
+
 ENV = "RNN_GRADER_PRELOAD"
 NAMESPACES = ["user", "ipc", "uts", "net", "cgroup", "pid", "mnt"]
 PRELOAD = [
@@ -61,8 +63,9 @@ NS_GET_USERNS, NS_GET_PARENT = 0xB701, 0xB702   # ioctl(2)s on namespace fds
 MAX_NESTING = 8
 IMPORTS_SET = {}  # environment variables the preloaded imports set
 PRELOADER_FOLDER = ""   # the preloader's working folder (what imports computed paths from)
-READY_TIMEOUT_S = 300   # the preloader may still be importing torch when the first kernel is asked for
-STEP_TIMEOUT_S = 60
+# defined in autograder/limits.py: waiting for the preloader to be ready, each step of forking a kernel
+READY_TIMEOUT_S = PRELOAD_READY_TIMEOUT_S
+STEP_TIMEOUT_S = PRELOAD_STEP_TIMEOUT_S
 
 _libc = ctypes.CDLL(None, use_errno=True)
 

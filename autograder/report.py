@@ -3,7 +3,8 @@
     build/grades/grades.csv                     every (student, lesson) in the gradebook, this batch and earlier ones
     build/grades/results/<student>/<lesson>.json  per question: score, max_score, status, the check's messages
                                                  (the shape of Gradescope's results.json)
-    build/grades/feedback/<student>/<lesson>.html the student's feedback page (no hidden test code)
+    build/grades/feedback/<student>/<lesson>.html the student's feedback page (no hidden test code); its math
+                                                 is typeset by MathJax in feedback/<student>/mathjax/ (offline)
     build/grades/canvas.csv, moodle.csv         the gradebook in the layouts Canvas and Moodle import
                                                  (one row per student, one column per lesson: autograder/exports.py)
     build/grades/summary.txt                    the table printed at the end of a run
@@ -17,6 +18,8 @@ import csv
 import json
 import shutil
 from pathlib import Path
+
+from autograder.feedback import offline_math
 
 
 def results_json(outcome):
@@ -45,6 +48,7 @@ def gradebook_rows(root, db_url=None):
 
 def write_grades_csv(path, root, outcomes, db_url=None):
     failed = {(o.student, o.lesson): o.message for o in outcomes if o.status == "failed"}
+    maximum = {(o.student, o.lesson): o.max_score for o in outcomes}
     rows = gradebook_rows(root, db_url)
     seen = {(student, lesson) for student, lesson, _, _ in rows}
     with open(path, "w", newline="") as handle:
@@ -55,7 +59,7 @@ def write_grades_csv(path, root, outcomes, db_url=None):
             writer.writerow([student, lesson, f"{score:g}", f"{max_score:g}", status])
         for (student, lesson), message in sorted(failed.items()):
             if (student, lesson) not in seen:
-                writer.writerow([student, lesson, "0", "", f"failed: {message}"])
+                writer.writerow([student, lesson, "0", f"{maximum[(student, lesson)]:g}", f"failed: {message}"])
 
 
 def missing_lessons(run):
@@ -103,6 +107,14 @@ def summary_table(run):
     notes += [f"  {s:<{width}}  {lesson}: no submission" for s, lesson in missing_lessons(run)]
     if notes:
         lines += ["", "Problems (not graded, or graded with a note)"] + notes
+    skipped = getattr(run, "skipped", [])
+    if skipped:
+        per_lesson = Counter(s.lesson for s in skipped)
+        lines += ["", f"Not part of this run's lessons ({', '.join(run.lessons)}): left ungraded",
+                  "  " + ", ".join(f"{lesson}: {n} file(s)" for lesson, n in sorted(per_lesson.items()))]
+    not_graded = getattr(run, "not_graded", [])
+    if not_graded:
+        lines += ["", "Not graded (the run was interrupted)"] + [f"  {s:<{width}}  {lesson}" for s, lesson in not_graded]
     flagged = [f"  {o.student:<{width}}  {o.lesson}: {flag}" for o in run.outcomes for flag in getattr(o, "flags", [])]
     if flagged:
         lines += ["", "Integrity flags (for the instructor to look at)"] + flagged
@@ -194,6 +206,7 @@ def write_reports(run, out=None):
             feedback_path = out / "feedback" / outcome.student / f"{outcome.lesson}.html"
             feedback_path.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(outcome.feedback, feedback_path)
+            offline_math(feedback_path)   # MathJax in feedback/<student>/mathjax/, beside the page
     out.mkdir(parents=True, exist_ok=True)
     write_grades_csv(out / "grades.csv", run.root, run.outcomes, getattr(run, "db_url", None))
     from autograder.exports import export_gradebook   # canvas.csv, moodle.csv: one column per lesson
@@ -202,3 +215,19 @@ def write_reports(run, out=None):
     (out / "summary.txt").write_text(summary_table(run) + "\n")
     (out / "class_report.html").write_text(class_report_html(run))
     return out
+
+
+def interrupted_summary(run, gradebook=None):
+    """What an instructor reads after Ctrl-C: what was saved, what was not, and what to do next."""
+    graded = [o for o in run.outcomes if o.status == "graded"]
+    failed = [o for o in run.outcomes if o.status == "failed"]
+    lines = [f"Interrupted after {run.seconds:.0f} s. Saved in the gradebook"
+             f"{f' ({gradebook})' if gradebook else ''}: {len(graded)} notebook(s)"
+             + (f", and {len(failed)} recorded as failed" if failed else "") + "."]
+    lines += [f"  saved   {o.student}  {o.lesson}  {points(o.score)} / {points(o.max_score)}" for o in graded[:20]]
+    if len(graded) > 20:
+        lines.append(f"  ... and {len(graded) - 20} more")
+    if run.not_graded:
+        lines.append(f"Not graded: {len(run.not_graded)} notebook(s); run the same command again to grade them "
+                     "(grades already saved are kept).")
+    return "\n".join(lines)

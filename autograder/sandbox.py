@@ -39,9 +39,11 @@ import sys
 import warnings
 from pathlib import Path
 
+from autograder.limits import KERNEL_RLIMITS
+
 KERNEL_NAME = "rnn-grader"
-# processes: RLIMIT_NPROC of a kernel run under a private uid (threads count: a torch kernel has ~20)
-DEFAULT_LIMITS = {"memory_mb": 6144, "cpu_s": 900, "file_mb": 256, "open_files": 512, "processes": 256}
+# the kernel's rlimits: defined in autograder/limits.py (a run may override some, see write_kernelspec)
+DEFAULT_LIMITS = KERNEL_RLIMITS
 # Kernels graded as root run as PRIVATE_UID_BASE + pid; above systemd's container uid ranges
 # (524288-1879048191), below 2**31.
 PRIVATE_UID_BASE = 0x70000000
