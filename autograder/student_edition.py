@@ -267,18 +267,40 @@ def parse_code(source):
         return None
 
 
+def solution_regions(source):
+    """The cell's code with its solution markers turned into comments (line numbers kept), and the
+    (first, last) line numbers of each region between BEGIN SOLUTION and END SOLUTION."""
+    lines, regions, begin = source.splitlines(), [], None
+    for number, line in enumerate(lines, start=1):
+        if line.strip() == "### BEGIN SOLUTION":
+            begin = number
+        elif line.strip() == "### END SOLUTION" and begin is not None:
+            regions.append((begin + 1, number - 1))
+            begin = None
+    code = "\n".join("#" if line.strip() in ("### BEGIN SOLUTION", "### END SOLUTION") else line for line in lines)
+    return code, regions
+
+
 def solution_bodies(solutions=SOLUTIONS):
-    """{normalised body: (signature, 'lesson: function')} for every function and method defined in a solution cell."""
+    """{normalised code: (signature, 'lesson: function')} for the solution code of every solution cell: in
+    each function (or method, or at the top of the cell), the statements between the solution markers.
+    Code a solution cell gives (outside the markers) is not secret."""
     secrets = {}
     for lesson_id in lesson_ids(solutions):
         notebook = nbformat.read(str(solution_path(lesson_id, solutions)), as_version=4)
         for cell in notebook.cells:
             if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("solution"):
                 continue
-            tree = parse_code(strip_markers(cell.source))
-            for name, body in _function_bodies(tree) if tree else ():
-                if _size(body) >= MIN_BODY_NODES:
-                    secrets.setdefault(normalised(body), (signature(body), f"{lesson_id}: {name}"))
+            code, regions = solution_regions(cell.source)
+            tree = parse_code(code)
+            if tree is None:
+                continue
+            blocks = [("top of " + cell.metadata["nbgrader"].get("grade_id", "?"), tree.body)] + list(_function_bodies(tree))
+            for name, body in blocks:
+                for first, last in regions:
+                    inside = [s for s in body if s.lineno >= first and s.end_lineno <= last]
+                    if inside and _size(inside) >= MIN_BODY_NODES:
+                        secrets.setdefault(normalised(inside), (signature(inside), f"{lesson_id}: {name}"))
     return secrets
 
 
