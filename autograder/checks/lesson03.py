@@ -4,13 +4,18 @@ Oracles: torch autograd through torch.nn (nn.RNNCell / nn.RNN loaded with the sa
 F.cross_entropy(ignore_index=...) for the sequence loss, torch.nn.utils.clip_grad_norm_ for clipping.
 Backward functions receive caches built by the REFERENCE forward functions of lesson 2, and
 rnn_backward runs with the reference rnn_step_backward, so each function is scored on its own.
+
+The checks run in the checker process: the student's functions are proxies into the kernel (arrays
+in, arrays out; changes made in place come back), the reference rnn_step_backward reaches the kernel
+as a stub that calls the checker, and RNNFunction's forward and backward run in the kernel through
+q.kernel.grad_call.
 """
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from autograder.checks import question
-from autograder.checks.core import Mismatch, expect_close, to_numpy
+from autograder.checks.core import Mismatch, expect_backward_matches_forward, expect_close, to_numpy
 from course.layout import load_numpy_weights
 from course.numerics import rel_error as course_rel_error
 
@@ -319,20 +324,29 @@ def clip_grad_norm(q):
     q.part("does not modify its inputs in place", lambda: [check() for check in unchanged_checks])
 
 
+def _side_rng(q, stream):
+    """A generator of its own for draws the old in-kernel check did not make (finite-difference
+    directions): q.rng keeps the sequence it always had, so later parts get the same inputs."""
+    return np.random.default_rng([q.seed, stream])
+
+
 @question("rnn_function")
 def rnn_function(q):
+    """RNNFunction runs in the student's kernel: forward and backward through q.kernel.grad_call.
+
+    The old in-kernel check ran torch.autograd.gradcheck (full Jacobian, atol 1e-6); the graph now lives
+    in the kernel, so that part is core.expect_backward_matches_forward (the student's backward against
+    central differences of the student's own forward, in 3 random directions, float64). Every gradient
+    is also compared with nn.RNN's autograd, as before."""
+    q.student("RNNFunction")
+    side = _side_rng(q, 3)
+
     def inputs(N, T, D, H):
         return [_leaf(a) for a in _rnn_inputs(q, N, T, D, H)]
 
-    def student_apply(*args):
-        return q.student("RNNFunction").apply(*args)
-
-    def gradcheck():
-        args = inputs(2, 3, 3, 4)
-        if not torch.autograd.gradcheck(student_apply, tuple(args), eps=1e-6, atol=1e-6, raise_exception=False):
-            raise Mismatch("torch.autograd.gradcheck failed (float64): backward does not match finite differences "
-                           "of forward")
-    q.part("torch.autograd.gradcheck in float64", gradcheck)
+    def backward_matches_forward():
+        expect_backward_matches_forward(q.kernel, "RNNFunction", inputs(2, 3, 3, 4), side, attr="apply")
+    q.part("backward matches finite differences of your forward (float64)", backward_matches_forward)
 
     def case(N, T, D, H):
         args = inputs(N, T, D, H)
@@ -340,19 +354,19 @@ def rnn_function(q):
         dh = q.randn(N, T, H)
 
         def run():
-            h = student_apply(*args)
+            h = q.kernel.grad_call("RNNFunction", *[a.detach() for a in args], attr="apply").out
             if not isinstance(h, torch.Tensor):
                 raise Mismatch(f"forward should return a tensor, got {type(h).__name__}")
             if h.dtype != torch.float64:
                 raise Mismatch(f"forward returned {h.dtype} for float64 inputs; create tensors with "
                                "zeros_like/new_zeros (or pass dtype and device)")
-            (h * torch.tensor(dh)).sum().backward()
+            result = q.kernel.grad_call("RNNFunction", *args, attr="apply", grad_outputs=(torch.tensor(dh),))
             grads = {}
-            for name, a in zip(GRADS_SEQ, args):
-                if a.grad is None:
+            for name, grad in zip(GRADS_SEQ, result.input_grads):
+                if grad is None:
                     raise Mismatch(f"backward returned None for {name}")
-                grads[name] = a.grad.numpy()
-            return h.detach().numpy(), grads
+                grads[name] = to_numpy(grad)
+            return to_numpy(result.out), grads
         return _once(run), _rnn_oracle(*arrays, dh)
 
     result, want = case(3, 5, 4, 6)
