@@ -12,6 +12,7 @@ import torch.nn.functional as F
 
 from autograder.checks import question
 from autograder.checks.core import expect_tuple, Mismatch, expect_close
+from autograder.in_kernel.wire import RemoteError
 from autograder.references import l01_sequences as ref
 
 ADD_AT_HINT = ("Hint: ids repeat, and `a[idx] += v` counts a repeated index only once; "
@@ -27,6 +28,17 @@ def _hint(check, text):
         check()
     except Mismatch as failure:
         raise Mismatch(f"{failure} {text}") from None
+
+
+def _grad_call(q, not_connected, target, *args, **kwargs):
+    """q.kernel.grad_call; when no output of the student's code depends on the inputs (the kernel's
+    ValueError), the part fails with the Mismatch message `not_connected` instead."""
+    try:
+        return q.kernel.grad_call(target, *args, **kwargs)
+    except RemoteError as error:
+        if error.type_name == "ValueError" and error.message.startswith("no output depends on"):
+            raise Mismatch(not_connected) from None
+        raise
 
 
 def _tokens(q, n, alphabet_size=None):
@@ -160,9 +172,10 @@ def pad_batch(q):
 
 # ----------------------------------------------------------------------------- embedding_forward
 def _embedding_module(W):
-    emb = torch.nn.Embedding(*W.shape).double()
+    """nn.Embedding holding W (built without drawing from torch's global random generator)."""
+    emb = torch.nn.Embedding(*W.shape, device="meta", dtype=torch.as_tensor(W).dtype).to_empty(device="cpu")
     with torch.no_grad():
-        emb.weight.copy_(torch.from_numpy(W))
+        emb.weight.copy_(torch.as_tensor(W))
     return emb
 
 
@@ -303,10 +316,7 @@ def embedding_torch(q):
     def setup(shape, V, D):
         ids = torch.from_numpy(q.rng.integers(0, V, size=shape))
         W = torch.from_numpy(q.randn(V, D)).float()
-        emb = torch.nn.Embedding(V, D)
-        with torch.no_grad():
-            emb.weight.copy_(W)
-        return ids, W.clone().requires_grad_(), emb
+        return ids, W.clone().requires_grad_(), _embedding_module(W)
 
     def forward():
         ids, W, emb = setup((4, 5), 6, 3)
@@ -316,13 +326,13 @@ def embedding_torch(q):
     def backward():
         ids, W, emb = setup((3, 8), 4, 5)       # 24 ids from 4 rows: many repeats
         dout = torch.from_numpy(q.randn(3, 8, 5)).float()
-        out = student(ids, W)
+        out = student(ids, W)                    # W is sent with requires_grad: a leaf in the kernel
         if not isinstance(out, torch.Tensor) or not out.requires_grad:
             raise Mismatch("the output is not connected to W's autograd graph: index the tensor W, "
                            "do not go through NumPy")
-        (out * dout).sum().backward()
+        (W_grad,) = q.kernel.grad_call(student, ids, W, grad_outputs=(dout,)).input_grads
         (emb(ids) * dout).sum().backward()
-        expect_close("W.grad", W.grad, emb.weight.grad, atol=1e-5)
+        expect_close("W.grad", W_grad, emb.weight.grad, atol=1e-5)
 
     q.part("forward, float32, against nn.Embedding", forward)
     q.part("gradient of W with repeated ids, against nn.Embedding", backward)
@@ -368,7 +378,9 @@ def masked_cross_entropy_torch(q):
     def gradient():
         logits, targets = case(3, 6, 5, 0, [2, 0, 5])
         logits.requires_grad_()
-        (grad,) = torch.autograd.grad(student(logits, targets, 0), logits)
+        (grad,) = _grad_call(q, "the loss is not connected to the autograd graph of logits: compute it with torch "
+                                "operations (no .detach(), NumPy or torch.no_grad())",
+                             student, logits, targets, 0, grad_outputs=(torch.ones((), dtype=logits.dtype),)).input_grads
         (expected,) = torch.autograd.grad(oracle(logits, targets, 0), logits)
         expect_close("dL/dlogits", grad, expected)
 
