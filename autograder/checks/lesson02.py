@@ -1,16 +1,16 @@
 """Hidden checks of lesson 2 (the vanilla RNN forward pass).
 
 Oracles: torch.nn.RNNCell / nn.RNN / functional.linear in float64 loaded with the same weights, and
-torch autograd for TorchRNN. Sequence functions run with the reference step function, so a bug in
-rnn_step_forward costs only its own points. Inputs are fresh at every grading run (q.randn).
+torch autograd for TorchRNN (the student's module runs forward and backward in the kernel, through
+q.kernel.grad_call; nn.RNN runs here). Sequence functions run with the reference step function, so a
+bug in rnn_step_forward costs only its own points. Inputs are fresh at every grading run (q.randn).
 """
-import contextlib
-
 import numpy as np
 import torch
 
 from autograder.checks import question
 from autograder.checks.core import Mismatch, expect_close
+from autograder.in_kernel.wire import RemoteError
 from autograder.references import l02_vanilla_rnn as ref
 
 
@@ -24,16 +24,21 @@ def _load(module, Wx, Wh, b, suffix):
     return module
 
 
+def _unset(cls, *args, **kwargs):
+    """A torch.nn layer whose weights the caller sets (built without drawing from torch's global generator)."""
+    return cls(*args, device="meta", **kwargs).to_empty(device="cpu")
+
+
 def oracle_step(x, prev_h, Wx, Wh, b):
     D, H = Wx.shape
-    cell = _load(torch.nn.RNNCell(D, H).double(), Wx, Wh, b, "")
+    cell = _load(_unset(torch.nn.RNNCell, D, H, dtype=torch.float64), Wx, Wh, b, "")
     with torch.no_grad():
         return cell(torch.from_numpy(x), torch.from_numpy(prev_h)).numpy()
 
 
 def oracle_rnn(x, h0, Wx, Wh, b):
     D, H = Wx.shape
-    rnn = _load(torch.nn.RNN(D, H, batch_first=True).double(), Wx, Wh, b, "_l0")
+    rnn = _load(_unset(torch.nn.RNN, D, H, batch_first=True, dtype=torch.float64), Wx, Wh, b, "_l0")
     with torch.no_grad():
         return rnn(torch.from_numpy(x), torch.from_numpy(h0)[None])[0].numpy()
 
@@ -165,25 +170,21 @@ def temporal_affine_forward(q):
 SHAPES = lambda D, H: {"weight_ih_l0": (H, D), "weight_hh_l0": (H, H), "bias_ih_l0": (H,), "bias_hh_l0": (H,)}  # noqa: E731
 
 
-@contextlib.contextmanager
-def nn_rnn_forbidden():
-    """While student code runs, torch.nn.RNN / RNNCell refuse to run (the exercise is to write the loop)."""
-    classes = (torch.nn.RNN, torch.nn.RNNCell, torch.nn.RNNBase)
-    saved = [(cls, cls.__dict__.get("forward")) for cls in classes]
+NN_RNN_FORBIDDEN = {"classes": ["RNN", "RNNCell", "RNNBase"],
+                    "message": "TorchRNN must not use torch.nn.RNN or nn.RNNCell: write the loop over time yourself"}
+NOT_TWO_TENSORS = "forward should return the tuple (output, h_n) of tensors"
+NOT_CONNECTED = ("the outputs of forward are not connected to the autograd graph of x, h0 and the parameters "
+                 "(a .detach(), NumPy, or torch.no_grad()?)")
 
-    def refuse(self, *args, **kwargs):
-        raise Mismatch("TorchRNN must not use torch.nn.RNN or nn.RNNCell: write the loop over time yourself")
 
-    for cls, _ in saved:
-        cls.forward = refuse
-    try:
-        yield
-    finally:
-        for cls, original in saved:
-            if original is None:
-                del cls.forward
-            else:
-                cls.forward = original
+def reference_rnn(D, H, dtype, generator):
+    """nn.RNN(D, H, batch_first=True) initialised as nn.RNN does (uniform in +-1/sqrt(H)), from `generator`."""
+    rnn = _unset(torch.nn.RNN, D, H, batch_first=True)
+    bound = 1 / H ** 0.5
+    with torch.no_grad():
+        for p in rnn.parameters():
+            p.uniform_(-bound, bound, generator=generator)
+    return rnn.to(dtype)
 
 
 @question("torch_rnn")
@@ -193,18 +194,19 @@ def torch_rnn(q):
     def parameters():
         D, H = int(q.rng.integers(2, 7)), int(q.rng.integers(2, 9))
         module = cls(D, H)
-        got = {key: tuple(p.shape) for key, p in module.named_parameters()}
+        got = {key: tuple(p.shape) for key, p in list(module.named_parameters())}
         if got != SHAPES(D, H):
             raise Mismatch(f"TorchRNN({D}, {H}) parameters {got}, expected exactly {SHAPES(D, H)}")
 
     def initialisation():
         H = 64
-        torch.manual_seed(int(q.rng.integers(2 ** 31)))
-        module = cls(7, H)
-        if {key for key, _ in module.named_parameters()} != set(SHAPES(7, H)):
+        q.rng.integers(2 ** 31)   # this part's draw: the later parts' inputs stay a function of q.seed alone
+        module = cls(7, H)       # initialised in the kernel, from the kernel's own random generator
+        named = list(module.named_parameters())
+        if {key for key, _ in named} != set(SHAPES(7, H)):
             raise Mismatch("the parameters are not exactly weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0")
         bound = 1 / H ** 0.5
-        for key, p in module.named_parameters():
+        for key, p in named:
             values = p.detach().double()
             if values.abs().max().item() > bound + 1e-7:
                 raise Mismatch(f"{key}: entries outside [-1/sqrt(H), 1/sqrt(H)]")
@@ -212,37 +214,47 @@ def torch_rnn(q):
                 raise Mismatch(f"{key}: not uniform on [-1/sqrt(H), 1/sqrt(H)] (standard deviation is off)")
 
     def compare(N, T, D, H, dtype, use_h0, keys, tol):
-        """Run student and nn.RNN on the CPU with the same weights; compare the quantities in `keys`."""
+        """Run student (in the kernel) and nn.RNN (here) on the CPU with the same weights, inputs and
+        output gradients; compare the quantities in `keys`."""
         def run():
-            torch.manual_seed(int(q.rng.integers(2 ** 31)))
-            reference = torch.nn.RNN(D, H, batch_first=True).to(dtype)
+            generator = torch.Generator().manual_seed(int(q.rng.integers(2 ** 31)))
+            reference = reference_rnn(D, H, dtype, generator)
             mine = cls(D, H).to(dtype)
             try:
                 mine.load_state_dict(reference.state_dict())
-            except RuntimeError:
+            except RemoteError as error:
+                if error.type_name != "RuntimeError":
+                    raise
                 raise Mismatch("load_state_dict(nn.RNN(...).state_dict()) failed: the parameters must be "
                                "exactly weight_ih_l0, weight_hh_l0, bias_ih_l0, bias_hh_l0") from None
-            x = torch.randn(N, T, D, dtype=dtype)
-            h0 = torch.randn(1, N, H, dtype=dtype) if use_h0 else None
-            g, g_n = torch.randn(N, T, H, dtype=dtype), torch.randn(1, N, H, dtype=dtype)
-            values = {}
-            for which, module in (("mine", mine), ("ref", reference)):
-                xi = x.clone().requires_grad_(True)
-                hi = h0.clone().requires_grad_(True) if use_h0 else None
-                if which == "mine":
-                    with nn_rnn_forbidden():
-                        output, h_n = module(xi, hi) if use_h0 else module(xi)
-                else:
-                    output, h_n = module(xi, hi) if use_h0 else module(xi)
-                if not isinstance(output, torch.Tensor) or not isinstance(h_n, torch.Tensor):
-                    raise Mismatch("forward should return the tuple (output, h_n) of tensors")
-                if output.dtype != dtype:
-                    raise Mismatch(f"output has dtype {output.dtype} for a {dtype} module and input")
-                ((output * g).sum() + (h_n * g_n).sum()).backward()
-                got = {"output": output, "h_n": h_n, "dx": xi.grad, "dh0": hi.grad if use_h0 else None}
-                for key, p in module.named_parameters():
-                    got["d" + key] = p.grad
-                values[which] = got
+            x = torch.randn(N, T, D, dtype=dtype, generator=generator)
+            h0 = torch.randn(1, N, H, dtype=dtype, generator=generator) if use_h0 else None
+            g = torch.randn(N, T, H, dtype=dtype, generator=generator)
+            g_n = torch.randn(1, N, H, dtype=dtype, generator=generator)
+            inputs = (x.clone().requires_grad_(True),) + ((h0.clone().requires_grad_(True),) if use_h0 else ())
+            try:
+                result = q.kernel.grad_call(mine, *inputs, grad_outputs=(g, g_n), forbid=NN_RNN_FORBIDDEN)
+            except RemoteError as error:   # the kernel's ValueErrors: no (output, h_n) pair, or nothing to differentiate
+                if error.type_name == "ValueError" and error.message.startswith("returned "):
+                    raise Mismatch(NOT_TWO_TENSORS) from None
+                if error.type_name == "ValueError" and error.message.startswith("no output depends on"):
+                    raise Mismatch(NOT_CONNECTED) from None
+                raise
+            output, h_n = result.out
+            if not isinstance(output, torch.Tensor) or not isinstance(h_n, torch.Tensor):
+                raise Mismatch(NOT_TWO_TENSORS)
+            if output.dtype != dtype:
+                raise Mismatch(f"output has dtype {output.dtype} for a {dtype} module and input")
+            values = {"mine": {"output": output, "h_n": h_n, "dx": result.input_grads[0],
+                               "dh0": result.input_grads[1] if use_h0 else None}}
+            values["mine"].update({"d" + key: grad for key, grad in (result.param_grads or {}).items()})
+
+            xi = x.clone().requires_grad_(True)
+            hi = h0.clone().requires_grad_(True) if use_h0 else None
+            output, h_n = reference(xi, hi) if use_h0 else reference(xi)
+            ((output * g).sum() + (h_n * g_n).sum()).backward()
+            values["ref"] = {"output": output, "h_n": h_n, "dx": xi.grad, "dh0": hi.grad if use_h0 else None}
+            values["ref"].update({"d" + key: p.grad for key, p in reference.named_parameters()})
             for key in keys:
                 mine_value, ref_value = values["mine"].get(key), values["ref"][key]
                 if mine_value is None:
