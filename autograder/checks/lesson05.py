@@ -5,17 +5,24 @@ Oracles
   from solutions/05_gru.ipynb (no torch.nn module computes this variant).
 - NumPy gradients: torch autograd of the lecture GRU written again below in torch (float64), an
   independent route from the reference backward.
-- TorchGRU: torch.nn.GRU loaded with the same weights (CPU, and CUDA with TF32 off when present).
+- TorchGRU: torch.nn.GRU loaded with the same weights (CPU, and CUDA with TF32 off when the student's kernel
+  has a GPU). The student's module stays in the kernel (a RemoteObject); its forward and backward run
+  there (q.kernel.grad_call), the checker compares outputs and gradients. Random inputs come from a
+  torch.Generator of the question's (torch.manual_seed here would not seed the kernel, and the
+  checker's global RNG is not the question's to change).
 
 When a result is wrong, the checks also compute the usual wrong variants (the other update
 convention h = z*h_prev + (1-z)*h~, torch's reset-after placement, r and z blocks swapped, ...) and,
 if the student's result matches one of them, name that mistake in the message.
 """
+import contextlib
+
 import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy, with_exact_float32
+from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy
+from autograder.in_kernel.wire import RemoteError
 
 NUMPY_TOL = 1e-7      # float64 against the oracle, relative error
 TORCH_ATOL = 1e-5     # float32 against torch.nn.GRU, max absolute error
@@ -379,33 +386,72 @@ def torch_variant_forward(gru, x, h0, variant):
 PARAM_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 
-def _build(student_cls, D, H, device):
-    reference = torch.nn.GRU(D, H, batch_first=True).to(device)
+def _generator(q):
+    """The torch random numbers of one case: a generator of the question's own (the checker's global
+    RNG is left alone, and torch.manual_seed here would not seed the student's kernel anyway)."""
+    return torch.Generator().manual_seed(int(q.rng.integers(2 ** 31)))
+
+
+def _reference_gru(D, H, device, generator):
+    """nn.GRU(D, H) with nn.GRU's own initialisation U(-1/sqrt(H), 1/sqrt(H)) drawn from `generator`
+    (the same numbers as torch.manual_seed(s); nn.GRU(D, H), without touching the global RNG)."""
+    reference = torch.nn.GRU(D, H, batch_first=True, device="meta").to_empty(device="cpu")
+    _uniform_like(reference, H, generator)
+    return reference.to(device)
+
+
+def _uniform_like(module, H, generator, scratch=False):
+    """U(-1/sqrt(H), 1/sqrt(H)) into each parameter of `module`, in order (scratch: into throwaway copies)."""
+    bound = 1.0 / H ** 0.5
+    with torch.no_grad():
+        for parameter in module.parameters():
+            target = torch.empty_like(parameter, device="cpu") if scratch else parameter
+            target.uniform_(-bound, bound, generator=generator)
+
+
+def _build(student_cls, D, H, device, generator):
+    reference = _reference_gru(D, H, device, generator)
     try:
         model = student_cls(D, H)
-    except TypeError as error:
-        raise Mismatch(f"TorchGRU(input_size, hidden_size) failed: {error}") from None
+    except RemoteError as error:
+        if error.type_name != "TypeError":
+            raise
+        raise Mismatch(f"TorchGRU(input_size, hidden_size) failed: {error.message}") from None
+    # The student's own initialisation runs in the kernel; its numbers are replaced by load_state_dict.
+    # Drawing as much as nn.GRU's initialisation keeps the inputs those the in-kernel checks used.
+    _uniform_like(reference, H, generator, scratch=True)
     try:
         model.load_state_dict(reference.state_dict())
-    except RuntimeError as error:
-        first = str(error).splitlines()[0]
+    except RemoteError as error:
+        if error.type_name != "RuntimeError":
+            raise
+        first = (error.message.splitlines() or [""])[0]
         raise Mismatch("load_state_dict from nn.GRU failed: TorchGRU needs parameters named "
                        "weight_ih_l0 (3H, D), weight_hh_l0 (3H, H), bias_ih_l0 (3H,), bias_hh_l0 (3H,) "
                        f"({first})") from None
     return model.to(device), reference
 
 
+def _randn(generator, device, *shape):
+    return torch.randn(*shape, generator=generator).to(device)
+
+
+def _randn_like(generator, tensor):
+    """torch.randn_like(tensor) from `generator` (same strides, so the same numbers in the same places)."""
+    return torch.empty_like(tensor, device="cpu").normal_(generator=generator).to(tensor.device)
+
+
 def _torch_case(q, student_cls, D=5, H=6, N=4, T=7, device="cpu", with_h0=True):
-    torch.manual_seed(int(q.rng.integers(2 ** 31)))
-    model, reference = _build(student_cls, D, H, device)
-    x = torch.randn(N, T, D, device=device)
-    h0 = torch.randn(1, N, H, device=device) if with_h0 else None
-    return model, reference, x, h0
+    generator = _generator(q)
+    model, reference = _build(student_cls, D, H, device, generator)
+    x = _randn(generator, device, N, T, D)
+    h0 = _randn(generator, device, 1, N, H) if with_h0 else None
+    return model, reference, x, h0, generator
 
 
 def _torch_forward_part(q, student_cls, device="cpu", with_h0=True, N=4, T=7):
     def run():
-        model, reference, x, h0 = _torch_case(q, student_cls, N=N, T=T, device=device, with_h0=with_h0)
+        model, reference, x, h0, _ = _torch_case(q, student_cls, N=N, T=T, device=device, with_h0=with_h0)
         result = model(x, h0) if with_h0 else model(x)
         output, h_n = expect_tuple(result, "TorchGRU.forward (like nn.GRU)", ["output", "h_n"])
         with torch.no_grad():
@@ -423,29 +469,67 @@ def _torch_forward_part(q, student_cls, device="cpu", with_h0=True, N=4, T=7):
 
 def _torch_backward_part(q, student_cls, device="cpu"):
     def run():
-        model, reference, x, h0 = _torch_case(q, student_cls, device=device)
-        xs, h0s = x.clone().requires_grad_(), h0.clone().requires_grad_()
+        model, reference, x, h0, generator = _torch_case(q, student_cls, device=device)
         xr, h0r = x.clone().requires_grad_(), h0.clone().requires_grad_()
-        out, h_n = model(xs, h0s)
         out_r, h_n_r = reference(xr, h0r)
-        dout, dh_n = torch.randn_like(out_r), torch.randn_like(h_n_r)
+        dout, dh_n = _randn_like(generator, out_r), _randn_like(generator, h_n_r)
+        out, h_n = model(x, h0)
         try:
             expect_close("output", out, out_r, atol=TORCH_ATOL)
         except Mismatch:
             raise Mismatch("the output already differs from nn.GRU's, so the gradients do too: "
                            "fix the forward pass first (see the forward parts)") from None
-        ((out * dout).sum() + (h_n * dh_n).sum()).backward()
+        # forward and backward of sum(out * dout) + sum(h_n * dh_n) run in the kernel, on x and h0 as leaves
+        try:
+            grads = q.kernel.grad_call(model, x.clone().requires_grad_(), h0.clone().requires_grad_(),
+                                       grad_outputs=(dout, dh_n))
+        except RemoteError as error:
+            if error.type_name == "ValueError" and error.message.startswith("no output depends"):
+                raise Mismatch("no gradient reached x or h0: is the output computed from them with torch "
+                               "operations?") from None
+            raise
         ((out_r * dout).sum() + (h_n_r * dh_n).sum()).backward()
-        if xs.grad is None or h0s.grad is None:
+        x_grad, h0_grad = grads.input_grads
+        if x_grad is None or h0_grad is None:
             raise Mismatch("no gradient reached x or h0: is the output computed from them with torch operations?")
-        expect_close("x.grad", xs.grad, xr.grad, atol=TORCH_ATOL)
-        expect_close("h0.grad", h0s.grad, h0r.grad, atol=TORCH_ATOL)
-        student_params = dict(model.named_parameters())
+        expect_close("x.grad", x_grad, xr.grad, atol=TORCH_ATOL)
+        expect_close("h0.grad", h0_grad, h0r.grad, atol=TORCH_ATOL)
+        student_grads = grads.param_grads or {}
         for name in PARAM_NAMES:
-            grad = student_params[name].grad
+            grad = student_grads[name]
             if grad is None:
                 raise Mismatch(f"{name}.grad is None: the forward pass does not use {name}")
             expect_close(f"{name}.grad", grad, getattr(reference, name).grad, atol=TORCH_ATOL)
+    return run
+
+
+def kernel_has_cuda(q):
+    """Whether the student's kernel (not this process) can use CUDA: the sandbox may hide the GPU.
+    Asked through the notebook's `torch`; a notebook without it gets no CUDA parts."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        return q.kernel.getattr("torch", "cuda").is_available() is True
+    except (RemoteError, AttributeError):
+        return False
+
+
+@contextlib.contextmanager
+def exact_float32_here():
+    """TF32 off in this process for a CUDA comparison, and the flags put back afterwards (the kernel
+    runs the student's code with float32 matmul precision "highest" already)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def with_exact_float32(part):
+    def run():
+        with exact_float32_here():
+            part()
     return run
 
 
@@ -454,7 +538,8 @@ def torch_gru(q):
     student_cls = q.student("TorchGRU")
 
     def parameters():
-        model, reference = _build(student_cls, 3, 5, "cpu")
+        # values do not matter here; a fixed generator leaves q.rng's sequence as it was before the move
+        model, reference = _build(student_cls, 3, 5, "cpu", torch.Generator().manual_seed(0))
         names = {name for name, _ in model.named_parameters()}
         extra = names - set(PARAM_NAMES)
         if extra:
@@ -464,6 +549,6 @@ def torch_gru(q):
     q.part("forward on CPU without h0 (zeros), N=1, T=1", _torch_forward_part(q, student_cls, with_h0=False, N=1, T=1))
     q.part("backward on CPU: gradients of x, h0 and all four parameters match nn.GRU",
            _torch_backward_part(q, student_cls), weight=2)
-    if torch.cuda.is_available():
+    if kernel_has_cuda(q):
         q.part("forward on CUDA (TF32 off)", with_exact_float32(_torch_forward_part(q, student_cls, device="cuda")))
         q.part("backward on CUDA (TF32 off)", with_exact_float32(_torch_backward_part(q, student_cls, device="cuda")))
