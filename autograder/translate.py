@@ -28,6 +28,8 @@ TODO = "TODO"
 
 MATH_SPAN = re.compile(r"\$\$.+?\$\$|(?<![\\$])\$(?!\$).+?(?<!\\)\$", re.DOTALL)
 CODE_SPAN = re.compile(r"```.*?```|`[^`\n]+`", re.DOTALL)
+# Words inside math (\text{...}, \textbf{...}) are prose: a translation translates them, the math around stays.
+MATH_TEXT = re.compile(r"\\text(bf|it|rm|sf)?\{[^{}]*\}")
 
 
 class TranslationError(RuntimeError):
@@ -105,7 +107,11 @@ def prose_letters(text):
 
 
 def spans(pattern, text):
-    return sorted(match.group(0) for match in pattern.finditer(text))
+    """The spans `pattern` finds, sorted; in math spans the words of \\text{...} are blanked (they are translated)."""
+    found = (match.group(0) for match in pattern.finditer(text))
+    if pattern is MATH_SPAN:
+        found = (MATH_TEXT.sub(lambda m: f"\\text{m.group(1) or ''}{{}}", span) for span in found)
+    return sorted(found)
 
 
 def untranslatable_differences(english, translated):

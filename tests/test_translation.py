@@ -273,3 +273,45 @@ def test_a_student_switches_language_without_losing_work(tmp_path):
         elif before.source.strip():
             assert during.source != before.source and after.source == before.source
     assert "rnn_course" not in back.metadata
+
+
+# ---------------------------------------------------------------- the lecture's words (issue 14)
+
+def test_words_inside_math_text_are_translated_but_the_math_is_not():
+    english = r"Clip: $$g \leftarrow g \cdot \frac{c}{\|g\|} \quad \text{if } \|g\| > c$$"
+    assert T.untranslatable_differences(english, r"Cắt: $$g \leftarrow g \cdot \frac{c}{\|g\|} \quad \text{nếu } \|g\| > c$$") == []
+    changed = T.untranslatable_differences(english, r"Cắt: $$g \leftarrow g \cdot \frac{c}{\|g\|} \quad \text{nếu } \|g\| \ge c$$")
+    assert changed and "math spans differ" in changed[0]
+
+
+# names of code objects and symbols written with \text: they stay as they are in every edition
+MATH_TEXT_NAMES = {"PP", "ids", "ids ", "mask", "out", r"pad\_id", "prev", "next", "reshape", "torch:", "one-hot / embedding"}
+
+
+@pytest.mark.parametrize("lesson_id", LESSON_IDS)
+def test_english_words_in_math_are_translated_in_the_vietnamese_edition(lesson_id):
+    notebook = nbformat.read(str(solution_path(lesson_id)), as_version=4)
+    entries = T.read_catalogue(lesson_id)
+    words = re.compile(r"\\text(?:bf|it|rm|sf)?\{([^{}]*)\}")
+    for cell in T.translatable_cells(notebook):
+        english = {w for span in T.MATH_SPAN.findall(cell.source) for w in words.findall(span)}
+        kept = {w for span in T.MATH_SPAN.findall(entries[cell.id].text) for w in words.findall(span)}
+        untranslated = sorted(w for w in english & kept if w not in MATH_TEXT_NAMES and re.search(r"[a-z]{2}", w))
+        assert untranslated == [], f"{lesson_id} cell {cell.id}: \\text{{...}} still English: {untranslated}"
+
+
+# (a word other books use, the lecture's word): the Vietnamese edition uses the lecture's (GLOSSARY.md names both)
+LECTURE_TERMS = [(r"\btrải\b(?! dài)", "duỗi (unroll)"), (r"tiêu biến", "triệt tiêu (vanishing)"),
+                 (r"phân loại cảm xúc", "phân loại sắc thái (sentiment)"), (r"chú thích\s+(cho\s+)?ảnh", "sinh mô tả ảnh (captioning)"),
+                 (r"(?<!còn gọi là )nhiều tầng", "nhiều lớp (deep RNN)")]
+
+
+def test_the_vietnamese_edition_uses_the_lectures_terms():
+    for name, text in vietnamese_texts():
+        for other, lecture in LECTURE_TERMS:
+            found = re.search(other, text, re.IGNORECASE)
+            assert not found, f"{name}: '{found.group(0)}': the lecture says {lecture} (solutions/vi/GLOSSARY.md)"
+    glossary = (ROOT / "solutions" / "vi" / "GLOSSARY.md").read_text(encoding="utf-8")
+    for word in ("duỗi", "trải", "triệt tiêu", "tiêu biến", "phân loại sắc thái", "phân loại cảm xúc", "sinh mô tả ảnh",
+                 "chú thích ảnh", "nhiều lớp", "nhiều tầng"):
+        assert word in glossary, f"GLOSSARY.md should name '{word}'"
