@@ -75,7 +75,11 @@ def cmd_release(args):
         return 1 if problems else 0
     for path in release(edition=args.edition):
         print(f"released {path.relative_to(ROOT)}")
-    return 0
+    from autograder.release import giveaway_report
+
+    lines, failures = giveaway_report()
+    print("\n".join(lines))
+    return 1 if failures else 0
 
 
 def cmd_export(args):

@@ -92,6 +92,15 @@ def release(root=None, lessons=None, target=LESSONS, solutions=SOLUTIONS, editio
     return written
 
 
+def giveaway_report(lessons_dir=LESSONS, solutions=SOLUTIONS):
+    """(lines, failures): for each released lesson, the graded functions of earlier lessons whose solutions it
+    contains (release it only after their deadlines), and a failure for any solution of its own graded
+    functions (autograder/giveaways.py says how they are found)."""
+    from autograder.giveaways import report
+
+    return report(lessons_dir, solutions)
+
+
 def out_of_date(lessons_dir=LESSONS, solutions=SOLUTIONS):
     """Messages for each lesson whose committed student notebook differs from a fresh release."""
     problems = []

@@ -82,3 +82,65 @@ def test_the_course_release_folder_hands_out_the_chosen_edition(tmp_path, editio
     folder = tmp_path / "course" / "release" / "02_vanilla_rnn"
     assert {p.name: notebook_language(p) for p in folder.glob("*.ipynb")} == files
     assert notebook_language(tmp_path / "lessons" / "vi" / "02_vanilla_rnn.ipynb") == "vi"
+
+
+# ---------------------------------------------------------------- what each lesson gives away (issue 14)
+
+def test_no_lesson_contains_the_solution_of_its_own_graded_functions():
+    from autograder.release import giveaway_report
+
+    lines, failures = giveaway_report()
+    assert failures == [], "\n".join(lines)
+    assert len(lines) == 1 + len(LESSON_IDS), "one line per released lesson"
+
+
+def test_the_report_lists_lesson_2s_forward_pass_in_lesson_3():
+    """Lesson 3's locked setup cell is lesson 2's solution of the three forward functions; the report says so."""
+    from autograder.giveaways import findings
+
+    setup = next(c for c in nbformat.read(str(SOLUTIONS / "03_bptt.ipynb"), as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == "lesson2_forward_given")
+    defined = {n.name for n in ast.parse(setup.source).body if isinstance(n, ast.FunctionDef)}
+    found = findings(lessons=["03_bptt"])["03_bptt"]
+    assert {f.graded.name for f in found if f.graded.lesson == "02_vanilla_rnn" and f.how == "exact"} == defined
+    assert not any(f.own for f in found)
+
+
+def _lesson2_with_extra_cell(tmp_path, source):
+    notebook = nbformat.read(str(LESSONS / "02_vanilla_rnn.ipynb"), as_version=4)
+    notebook.cells.append(nbformat.v4.new_code_cell(source))
+    nbformat.write(notebook, str(tmp_path / "02_vanilla_rnn.ipynb"))
+    from autograder.giveaways import report
+
+    return report(tmp_path, lessons=["02_vanilla_rnn"])
+
+
+def _solution_of(lesson_id, grade_id):
+    from autograder.export import strip_markers
+
+    cell = next(c for c in nbformat.read(str(SOLUTIONS / f"{lesson_id}.ipynb"), as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    return strip_markers(cell.source)
+
+
+def test_a_renamed_copy_of_a_graded_solution_in_its_own_lesson_fails(tmp_path):
+    copy = _solution_of("02_vanilla_rnn", "rnn_forward").replace("def rnn_forward(", "def forward_given(")
+    copy = copy.replace("x, h0, Wx, Wh, b", "inputs, start, A, B, c")
+    lines, failures = _lesson2_with_extra_cell(tmp_path, copy)
+    assert any("rnn_forward" in f and "exact" in f for f in failures), lines
+
+
+def test_a_rewritten_copy_of_a_graded_layer_in_its_own_lesson_fails(tmp_path):
+    """Like lesson 4's old FastLSTM: TorchRNN's solution under another name, with a line changed and one added."""
+    copy = _solution_of("02_vanilla_rnn", "torch_rnn").replace("class TorchRNN(", "class FastRNN(")
+    lines = copy.splitlines()
+    body = max(i for i, line in enumerate(lines) if line.strip().startswith("return"))
+    lines.insert(body, "        self.calls = getattr(self, 'calls', 0) + 1")
+    lines[body + 1] = lines[body + 1].replace("return ", "return (") + ")"
+    lines, failures = _lesson2_with_extra_cell(tmp_path, "\n".join(lines))
+    assert any("TorchRNN" in f and "similar" in f for f in failures), lines
+
+
+def test_an_unrelated_helper_does_not_fail(tmp_path):
+    lines, failures = _lesson2_with_extra_cell(tmp_path, "def mean_of(values):\n    return sum(values) / len(values)\n")
+    assert failures == [] and lines[1] == "  02_vanilla_rnn: no solution of a graded function", lines
