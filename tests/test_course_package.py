@@ -105,3 +105,24 @@ def test_course_contains_no_solution_markers():
     for path in Path(course.__file__).parent.rglob("*.py"):
         text = path.read_text()
         assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, path
+
+
+def test_the_project_cites_only_its_own_files():
+    """No file of the project points to a file outside the repository (a design note, the shared lecture folder)."""
+    import re
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    outside = re.compile(r"DESIGN\.md|\.\./shared|/work/shared|shared/(lecture|notes)")
+    cited = []
+    for name in tracked:
+        if name.startswith(("lessons/", "autograder/references/")) or name == "tests/test_course_package.py":
+            continue
+        path = root / name
+        if path.suffix in {".py", ".md", ".ipynb", ".json", ".txt", ".yml", ".toml", ".j2", ".cjs"} and path.is_file():
+            cited += [f"{name}: {m.group(0)}" for m in outside.finditer(path.read_text(encoding="utf-8", errors="replace"))]
+    assert cited == []
