@@ -386,21 +386,21 @@ def torch_variant_forward(gru, x, h0, variant):
 PARAM_NAMES = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
 
 
-def _generator(q):
+def torch_generator(q):
     """The torch random numbers of one case: a generator of the question's own (the checker's global
     RNG is left alone, and torch.manual_seed here would not seed the student's kernel anyway)."""
     return torch.Generator().manual_seed(int(q.rng.integers(2 ** 31)))
 
 
-def _reference_gru(D, H, device, generator):
-    """nn.GRU(D, H) with nn.GRU's own initialisation U(-1/sqrt(H), 1/sqrt(H)) drawn from `generator`
-    (the same numbers as torch.manual_seed(s); nn.GRU(D, H), without touching the global RNG)."""
-    reference = torch.nn.GRU(D, H, batch_first=True, device="meta").to_empty(device="cpu")
-    _uniform_like(reference, H, generator)
+def reference_layer(layer, H, device, generator, *args, **kwargs):
+    """torch.nn `layer`(*args, **kwargs) with its own initialisation U(-1/sqrt(H), 1/sqrt(H)) drawn from
+    `generator`: the numbers of torch.manual_seed(s); layer(...), without touching the global RNG."""
+    reference = layer(*args, **kwargs, device="meta").to_empty(device="cpu")
+    uniform_init(reference, H, generator)
     return reference.to(device)
 
 
-def _uniform_like(module, H, generator, scratch=False):
+def uniform_init(module, H, generator, scratch=False):
     """U(-1/sqrt(H), 1/sqrt(H)) into each parameter of `module`, in order (scratch: into throwaway copies)."""
     bound = 1.0 / H ** 0.5
     with torch.no_grad():
@@ -410,7 +410,7 @@ def _uniform_like(module, H, generator, scratch=False):
 
 
 def _build(student_cls, D, H, device, generator):
-    reference = _reference_gru(D, H, device, generator)
+    reference = reference_layer(torch.nn.GRU, H, device, generator, D, H, batch_first=True)
     try:
         model = student_cls(D, H)
     except RemoteError as error:
@@ -419,7 +419,7 @@ def _build(student_cls, D, H, device, generator):
         raise Mismatch(f"TorchGRU(input_size, hidden_size) failed: {error.message}") from None
     # The student's own initialisation runs in the kernel; its numbers are replaced by load_state_dict.
     # Drawing as much as nn.GRU's initialisation keeps the inputs those the in-kernel checks used.
-    _uniform_like(reference, H, generator, scratch=True)
+    uniform_init(reference, H, generator, scratch=True)
     try:
         model.load_state_dict(reference.state_dict())
     except RemoteError as error:
@@ -432,20 +432,20 @@ def _build(student_cls, D, H, device, generator):
     return model.to(device), reference
 
 
-def _randn(generator, device, *shape):
+def randn(generator, device, *shape):
     return torch.randn(*shape, generator=generator).to(device)
 
 
-def _randn_like(generator, tensor):
+def randn_like(generator, tensor):
     """torch.randn_like(tensor) from `generator` (same strides, so the same numbers in the same places)."""
     return torch.empty_like(tensor, device="cpu").normal_(generator=generator).to(tensor.device)
 
 
 def _torch_case(q, student_cls, D=5, H=6, N=4, T=7, device="cpu", with_h0=True):
-    generator = _generator(q)
+    generator = torch_generator(q)
     model, reference = _build(student_cls, D, H, device, generator)
-    x = _randn(generator, device, N, T, D)
-    h0 = _randn(generator, device, 1, N, H) if with_h0 else None
+    x = randn(generator, device, N, T, D)
+    h0 = randn(generator, device, 1, N, H) if with_h0 else None
     return model, reference, x, h0, generator
 
 
@@ -472,7 +472,7 @@ def _torch_backward_part(q, student_cls, device="cpu"):
         model, reference, x, h0, generator = _torch_case(q, student_cls, device=device)
         xr, h0r = x.clone().requires_grad_(), h0.clone().requires_grad_()
         out_r, h_n_r = reference(xr, h0r)
-        dout, dh_n = _randn_like(generator, out_r), _randn_like(generator, h_n_r)
+        dout, dh_n = randn_like(generator, out_r), randn_like(generator, h_n_r)
         out, h_n = model(x, h0)
         try:
             expect_close("output", out, out_r, atol=TORCH_ATOL)

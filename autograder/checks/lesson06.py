@@ -10,6 +10,17 @@ Oracles
   same generator for the ids; empirical frequencies for any sampler.
 - beam_search: the reference, an exhaustive search over every sequence on tiny vocabularies (a beam as large as
   all sequences must find the best one), and greedy decoding (beam_size=1).
+
+What crosses to the student's kernel (the checks run in the checker process, autograder/checker/)
+- arrays, tensors, numbers, strings, tuples: data, copied both ways (changes made in place come back).
+- DeepBiLSTM: a kernel object (RemoteObject); its forward and backward run there (q.kernel.grad_call), the
+  nn.LSTM oracle runs here. Inputs come from a torch.Generator of the question's, not torch.manual_seed
+  (which would not seed the kernel); CUDA parts only when the kernel itself has a GPU.
+- masked_pool_torch: called on tensors that require grad; its gradient by grad_call in the kernel.
+- sample_with_temperature's rng: a kernel object, numpy.random.default_rng(seed) built by the notebook's
+  numpy with the seed chosen here; the expected ids use u drawn here from the same seed.
+- beam_search's step_fn: a function of the checker; the student's code calls it back as a stub and sees
+  only the data it returns (log-probabilities, states); the call counter stays here.
 """
 import itertools
 
@@ -17,7 +28,10 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy, with_exact_float32
+from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy
+from autograder.checks.lesson05 import (kernel_has_cuda, randn, randn_like, reference_layer, uniform_init,
+                                        with_exact_float32)
+from autograder.in_kernel.wire import RemoteError
 
 NUMPY_TOL = 1e-7
 TORCH_ATOL = 1e-5
@@ -126,27 +140,36 @@ def _lstm_names(L):
 
 
 def _build_lstm(q, student_cls, D, H, L, device):
-    torch.manual_seed(int(q.rng.integers(2 ** 31)))
-    reference = torch.nn.LSTM(D, H, num_layers=L, bidirectional=True, batch_first=True).to(device)
+    """(student's model in the kernel, nn.LSTM oracle here, the case's torch.Generator)."""
+    generator = torch.Generator().manual_seed(int(q.rng.integers(2 ** 31)))
+    reference = reference_layer(torch.nn.LSTM, H, device, generator, D, H, num_layers=L, bidirectional=True,
+                                batch_first=True)
     try:
         model = student_cls(D, H, L)
-    except TypeError as error:
-        raise Mismatch(f"DeepBiLSTM(input_size, hidden_size, num_layers) failed: {error}") from None
+    except RemoteError as error:
+        if error.type_name != "TypeError":
+            raise
+        raise Mismatch(f"DeepBiLSTM(input_size, hidden_size, num_layers) failed: {error.message}") from None
+    # the student's initialisation ran in the kernel (load_state_dict replaces it); drawing as much as
+    # nn.LSTM's keeps the inputs those the in-kernel checks used
+    uniform_init(reference, H, generator, scratch=True)
     try:
         model.load_state_dict(reference.state_dict())
-    except RuntimeError as error:
-        first = str(error).splitlines()[0]
+    except RemoteError as error:
+        if error.type_name != "RuntimeError":
+            raise
+        first = (error.message.splitlines() or [""])[0]
         raise Mismatch("load_state_dict from nn.LSTM(num_layers, bidirectional=True) failed: DeepBiLSTM needs "
                        "weight_ih_l{k}{suffix}, weight_hh_l{k}{suffix}, bias_ih_l{k}{suffix}, bias_hh_l{k}{suffix} "
                        f"for every layer k and suffix '' / '_reverse' ({first})") from None
-    return model.to(device), reference
+    return model.to(device), reference, generator
 
 
 def _lstm_forward_part(q, student_cls, N=3, T=5, D=4, H=5, L=2, with_state=True, device="cpu"):
     def run():
-        model, reference = _build_lstm(q, student_cls, D, H, L, device)
-        x = torch.randn(N, T, D, device=device)
-        state = (torch.randn(2 * L, N, H, device=device), torch.randn(2 * L, N, H, device=device)) if with_state else None
+        model, reference, generator = _build_lstm(q, student_cls, D, H, L, device)
+        x = randn(generator, device, N, T, D)
+        state = (randn(generator, device, 2 * L, N, H), randn(generator, device, 2 * L, N, H)) if with_state else None
         result = model(x, state) if with_state else model(x)
         if not isinstance(result, tuple) or len(result) != 2 or not isinstance(result[1], tuple) or len(result[1]) != 2:
             raise Mismatch("forward should return (output, (h_n, c_n)) like nn.LSTM")
@@ -166,30 +189,36 @@ def _lstm_forward_part(q, student_cls, N=3, T=5, D=4, H=5, L=2, with_state=True,
 
 def _lstm_backward_part(q, student_cls, N=3, T=4, D=3, H=4, L=2, device="cpu"):
     def run():
-        model, reference = _build_lstm(q, student_cls, D, H, L, device)
-        tensors = [torch.randn(N, T, D, device=device), torch.randn(2 * L, N, H, device=device),
-                   torch.randn(2 * L, N, H, device=device)]
-        mine = [t.clone().requires_grad_() for t in tensors]
+        model, reference, generator = _build_lstm(q, student_cls, D, H, L, device)
+        tensors = [randn(generator, device, N, T, D), randn(generator, device, 2 * L, N, H),
+                   randn(generator, device, 2 * L, N, H)]
         theirs = [t.clone().requires_grad_() for t in tensors]
-        out, (h_n, c_n) = model(mine[0], (mine[1], mine[2]))
         out_r, (h_r, c_r) = reference(theirs[0], (theirs[1], theirs[2]))
+        douts = [randn_like(generator, t) for t in (out_r, h_r, c_r)]
+        out, (h_n, c_n) = model(tensors[0], (tensors[1], tensors[2]))
         try:
             expect_close("output", out, out_r, atol=TORCH_ATOL)
         except Mismatch:
             raise Mismatch("the output already differs from nn.LSTM's, so the gradients do too: fix the forward "
                            "pass first (see the forward parts)") from None
-        douts = [torch.randn_like(t) for t in (out_r, h_r, c_r)]
-        sum((a * d).sum() for a, d in zip((out, h_n, c_n), douts)).backward()
+        # forward and backward of sum(out * dout) + ... run in the kernel; x, h0, c0 are the leaves there
+        mine = [t.clone().requires_grad_() for t in tensors]
+        try:
+            grads = q.kernel.grad_call(model, mine[0], (mine[1], mine[2]), grad_outputs=tuple(douts))
+        except RemoteError as error:
+            if error.type_name == "ValueError" and error.message.startswith("no output depends"):
+                raise Mismatch("no gradient reached x: is the output computed from it with torch operations?") from None
+            raise
         sum((a * d).sum() for a, d in zip((out_r, h_r, c_r), douts)).backward()
-        for name, a, b in zip(("x", "h0", "c0"), mine, theirs):
-            if a.grad is None:
+        for name, grad, b in zip(("x", "h0", "c0"), grads.input_grads, theirs):
+            if grad is None:
                 raise Mismatch(f"no gradient reached {name}: is the output computed from it with torch operations?")
-            expect_close(f"{name}.grad", a.grad, b.grad, atol=TORCH_ATOL)
-        params = dict(model.named_parameters())
+            expect_close(f"{name}.grad", grad, b.grad, atol=TORCH_ATOL)
+        params = grads.param_grads or {}
         for name in sorted(_lstm_names(L)):
-            if params[name].grad is None:
+            if params[name] is None:
                 raise Mismatch(f"{name}.grad is None: the forward pass does not use {name}")
-            expect_close(f"{name}.grad", params[name].grad, getattr(reference, name).grad, atol=TORCH_ATOL)
+            expect_close(f"{name}.grad", params[name], getattr(reference, name).grad, atol=TORCH_ATOL)
     return run
 
 
@@ -199,7 +228,7 @@ def deep_bilstm(q):
 
     def parameters():
         for L in (1, 3):
-            model, _ = _build_lstm(q, student_cls, 3, 4, L, "cpu")
+            model, _, _ = _build_lstm(q, student_cls, 3, 4, L, "cpu")
             extra = {n for n, _ in model.named_parameters()} - _lstm_names(L)
             if extra:
                 raise Mismatch(f"unexpected parameters {sorted(extra)}: nn.LSTM(num_layers={L}, bidirectional=True) "
@@ -210,7 +239,7 @@ def deep_bilstm(q):
            _lstm_forward_part(q, student_cls, N=1, T=1, D=2, H=3, L=3, with_state=False))
     q.part("backward on CPU, 2 layers: gradients of x, h0, c0 and all parameters match nn.LSTM",
            _lstm_backward_part(q, student_cls), weight=2)
-    if torch.cuda.is_available():
+    if kernel_has_cuda(q):
         q.part("forward on CUDA (TF32 off)", with_exact_float32(_lstm_forward_part(q, student_cls, device="cuda")))
         q.part("backward on CUDA (TF32 off)", with_exact_float32(_lstm_backward_part(q, student_cls, device="cuda")))
 
@@ -342,18 +371,20 @@ def masked_pool_torch(q):
         def run():
             for mode in modes:
                 h, mask = _pool_case(q, N, T, H)
-                h_s = torch.tensor(h, dtype=dtype, requires_grad=True)
                 h_o = torch.tensor(h, dtype=dtype, requires_grad=True)
-                out = student(h_s, torch.tensor(mask, dtype=dtype), mode)
-                expected = torch_pool(h_o, torch.tensor(mask, dtype=dtype), mode)
+                mask_t = torch.tensor(mask, dtype=dtype)
+                out = student(torch.tensor(h, dtype=dtype, requires_grad=True), mask_t, mode)
+                expected = torch_pool(h_o, mask_t, mode)
                 tol = dict(tol=NUMPY_TOL) if dtype == torch.float64 else dict(atol=TORCH_ATOL)
                 expect_with_diagnosis(f"out ({mode})", out, expected.detach(), _pool_variants(h, mask, mode), **tol)
                 if not isinstance(out, torch.Tensor) or not out.requires_grad:
                     raise Mismatch(f"out ({mode}) is not connected to h's graph: use torch operations on h")
                 dout = torch.tensor(q.randn(N, H), dtype=dtype)
-                (out * dout).sum().backward()
+                # the student's autograd runs in the kernel: forward again there, backward of sum(out * dout)
+                h_grad = q.kernel.grad_call(student, torch.tensor(h, dtype=dtype, requires_grad=True), mask_t, mode,
+                                            grad_outputs=(dout,)).input_grads[0]
                 (expected * dout).sum().backward()
-                expect_close(f"h.grad ({mode}) by autograd", h_s.grad, h_o.grad, **tol)
+                expect_close(f"h.grad ({mode}) by autograd", h_grad, h_o.grad, **tol)
         return run
 
     q.part("sum and mean, float64, output and autograd gradient", case(("sum", "mean")))
@@ -364,14 +395,39 @@ def masked_pool_torch(q):
 # ----------------------------------------------------------------------------------------------
 # sample_with_temperature (3 points)
 # ----------------------------------------------------------------------------------------------
+def kernel_rngs(q):
+    """seed -> numpy.random.default_rng(seed) made in the student's kernel (a RemoteObject).
+
+    The student's sampler must call rng.random(N) on a real numpy Generator, and a Generator is not data:
+    it is built where the sampler runs, by the notebook's numpy, with the seed the checker chose. The
+    checker draws the same u = default_rng(seed).random(N) with its own numpy to compute the expected ids,
+    so whatever the kernel's generator does, only a correct sampler matches them."""
+    made = {}
+
+    def make(seed):
+        if "default_rng" not in made:
+            for name in ("np", "numpy"):
+                try:
+                    made["default_rng"] = q.kernel.getattr(name, "random").default_rng
+                    break
+                except (RemoteError, AttributeError):
+                    continue
+            else:
+                raise Mismatch("the grader builds the rng argument with the notebook's numpy: keep "
+                               "`import numpy as np` in the first code cell")
+        return made["default_rng"](seed)
+    return make
+
+
 @question("sample_with_temperature")
 def sample_with_temperature(q):
     student = q.student("sample_with_temperature")
+    rng_in_kernel = kernel_rngs(q)
 
     def probs_part():
         for tau in (0.5, 1.0, 2.5):
             logits = q.randn(4, 7, scale=3.0)
-            _, probs = student(logits.copy(), tau, np.random.default_rng(0))
+            _, probs = student(logits.copy(), tau, rng_in_kernel(0))
             expected = torch.softmax(torch.tensor(logits) / tau, dim=1).numpy()
             expect_with_diagnosis(f"probs (temperature {tau})", probs, expected, [
                 (lambda: torch.softmax(torch.tensor(logits) * tau, 1).numpy(), "multiplied by the temperature; "
@@ -381,7 +437,7 @@ def sample_with_temperature(q):
                                                                                 "each ROW must sum to 1"),
             ])
         big = np.array([[1000.0, 999.0, -1000.0]])
-        _, probs = student(big, 1.0, np.random.default_rng(0))
+        _, probs = student(big, 1.0, rng_in_kernel(0))
         expect_close("probs for logits of size 1000 (subtract the row maximum before exp)", probs,
                      torch.softmax(torch.tensor(big), 1).numpy())
 
@@ -389,7 +445,7 @@ def sample_with_temperature(q):
         for tau in (0.7, 1.0, 3.0):
             logits = q.randn(50, 6, scale=2.0)
             seed = int(q.rng.integers(2 ** 31))
-            ids, _ = student(logits.copy(), tau, np.random.default_rng(seed))
+            ids, _ = student(logits.copy(), tau, rng_in_kernel(seed))
             probs = torch.softmax(torch.tensor(logits) / tau, dim=1).numpy()
             u = np.random.default_rng(seed).random(50)
             expected = np.array([min(int(np.sum(np.cumsum(p) <= v)), 5) for p, v in zip(probs, u)])
@@ -405,7 +461,7 @@ def sample_with_temperature(q):
         logits = q.randn(1, 5)
         tau = 1.5
         draws = np.concatenate([to_numpy(student(np.tile(logits, (4000, 1)), tau,
-                                                 np.random.default_rng(int(q.rng.integers(2 ** 31))))[0])
+                                                 rng_in_kernel(int(q.rng.integers(2 ** 31))))[0])
                                 for _ in range(5)]).astype(np.int64)
         freq = np.bincount(draws, minlength=5)[:5] / len(draws)
         probs = torch.softmax(torch.tensor(logits[0]) / tau, 0).numpy()
@@ -431,19 +487,36 @@ def sample_with_temperature(q):
 # beam_search (5 points)
 # ----------------------------------------------------------------------------------------------
 def toy_decoder(q, V, H=3, calls=None):
-    """A random recurrent "decoder": step(token, h) -> (log_probs (V,), new h); counts its calls."""
+    """A random recurrent "decoder": step(token, h) -> (log_probs (V,), new h); counts its calls.
+
+    It runs in the checker: passed to the student's beam_search, it reaches the kernel as a stub that
+    calls back here, so the student's code sees only the data it returns. A complaint about a call
+    (`step_fn.problems`) is raised again by `call_decoding` when the student's function fails."""
     E, Wh, Wo = q.randn(V, H), q.randn(H, H), q.randn(H, V, scale=2.0)
 
     def step_fn(token, h):
         if calls is not None:
             calls.append(int(token))
         if not 0 <= int(token) < V:
-            raise Mismatch(f"step_fn was called with token {token}, outside the vocabulary 0..{V - 1}")
+            step_fn.problems.append(f"step_fn was called with token {token}, outside the vocabulary 0..{V - 1}")
+            raise Mismatch(step_fn.problems[-1])
         h = np.tanh(E[int(token)] + np.asarray(h) @ Wh)
         z = h @ Wo
         z = z - z.max()
         return z - np.log(np.exp(z).sum()), h
+    step_fn.problems = []
     return step_fn
+
+
+def call_decoding(student, step_fn, *args):
+    """The student's beam_search(step_fn, ...); when it fails because step_fn refused a call (the refusal
+    reached the kernel as an exception inside the student's code), the part fails with step_fn's message."""
+    try:
+        return student(step_fn, *args)
+    except RemoteError:
+        if step_fn.problems:
+            raise Mismatch(step_fn.problems[0]) from None
+        raise
 
 
 def exhaustive(step_fn, start, bos, eos, V, max_len):
@@ -493,7 +566,7 @@ def beam_search(q):
             step_fn = toy_decoder(q, V)
             start, bos, eos = q.randn(3), 0, int(q.rng.integers(1, V))
             tokens, score = exhaustive(step_fn, start, bos, eos, V, max_len)
-            result = student(step_fn, start, bos, eos, V ** max_len, max_len)
+            result = call_decoding(student, step_fn, start, bos, eos, V ** max_len, max_len)
             _check_result(result, tokens, score, f"beam as large as all sequences (V={V}, max_len={max_len}) "
                                                  "against an exhaustive search")
         return run
@@ -510,7 +583,8 @@ def beam_search(q):
             score += log_probs[previous]
             if previous == eos:
                 break
-        _check_result(student(step_fn, start, bos, eos, 1, max_len), tokens, score, "beam_size=1 against greedy decoding")
+        _check_result(call_decoding(student, step_fn, start, bos, eos, 1, max_len), tokens, score,
+                      "beam_size=1 against greedy decoding")
 
     def reference_part(V, beam_size, max_len):
         def run():
@@ -518,7 +592,7 @@ def beam_search(q):
                 step_fn = toy_decoder(q, V)
                 start, bos, eos = q.randn(3), 0, 1
                 tokens, score = ref.beam_search(step_fn, start, bos, eos, beam_size, max_len)
-                _check_result(student(step_fn, start, bos, eos, beam_size, max_len), tokens, score,
+                _check_result(call_decoding(student, step_fn, start, bos, eos, beam_size, max_len), tokens, score,
                               f"beam_size={beam_size}, V={V}, max_len={max_len}")
         return run
 
@@ -527,7 +601,9 @@ def beam_search(q):
         calls, expected_calls = [], []
         step_fn = toy_decoder(q, V)
         start = q.randn(3)
-        student(toy_decoder_like(step_fn, calls), start, 0, 1, 2, max_len)
+        counted = toy_decoder_like(step_fn, calls)
+        counted.problems = step_fn.problems
+        call_decoding(student, counted, start, 0, 1, 2, max_len)
         ref.beam_search(toy_decoder_like(step_fn, expected_calls), start, 0, 1, 2, max_len)
         if len(calls) > len(expected_calls):
             raise Mismatch(f"step_fn was called {len(calls)} times, expected at most {len(expected_calls)}: call it "
