@@ -205,7 +205,7 @@ def gru_cell(ax=None):
     _label(ax, 12.8, top - 0.2, "output, and the next step's input", ha="right", va="top", fontsize=7.5)
 
     _gradient_arrow(ax, 12.6, 0.4, top + 1.25,
-                    r"gradient along $h$: direct term $\partial h_t / \partial h_{t-1} \ni \mathrm{diag}(1 - z_t)$",
+                    r"gradient along $h$: $\partial h_t / \partial h_{t-1} = \mathrm{diag}(1 - z_t) + \dots$ (the direct term, then the paths through the gates)",
                     top + 1.55)
     _label(ax, 0.2, -0.45, r"$r_t = \sigma(W_r [x_t;\, h_{t-1}] + b_r)$,  $z_t = \sigma(W_z [x_t;\, h_{t-1}] + b_z)$,  "
            r"$\tilde h_t = \tanh(W [x_t;\, r_t \odot h_{t-1}])$,  $h_t = (1 - z_t) \odot h_{t-1} + z_t \odot \tilde h_t$",
