@@ -177,6 +177,25 @@ def add_scores(api, root, outcomes):
 
 
 @contextmanager
+def ctrl_c_after():
+    """Ctrl-C during the block takes effect at its end: a submission's grades are recorded whole or
+    not at all (nbgrader commits the new submission row before merge() writes its scores)."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            raise KeyboardInterrupt
+
+
+@contextmanager
 def no_ctrl_c():
     """A second Ctrl-C must not interrupt the clean-up after the first (main thread only)."""
     import signal
@@ -239,7 +258,8 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
                 with api.gradebook as gradebook, WorkerPool(settings, workers, show_progress) as pool:
                     for result in pool.results(tasks):
                         key = (result["student"], result["lesson"])
-                        outcomes[key] = record(gradebook, result, prepared[key])
+                        with ctrl_c_after():
+                            outcomes[key] = record(gradebook, result, prepared[key])
         except KeyboardInterrupt:
             with no_ctrl_c():
                 run = finish(set(tasks) - set(outcomes))

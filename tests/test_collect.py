@@ -64,3 +64,31 @@ def test_two_files_for_one_lesson_keep_the_newer(tmp_path):
     batch = scan(tmp_path, LESSONS)
     assert [s.path.name for s in batch.submissions] == ["02_vanilla_rnn (1).ipynb"]
     assert "graded the newer" in batch.problems[0].message
+
+
+def test_files_of_lessons_left_out_of_the_run_are_skipped_not_unknown(tmp_path):
+    """`grade --lessons 03_bptt`: a 02_vanilla_rnn file is a course lesson this run does not grade,
+    not "no lesson called '02_vanilla_rnn'"; a truly unknown lesson is still a problem."""
+    write_notebook(tmp_path / "an" / "02_vanilla_rnn.ipynb")
+    write_notebook(tmp_path / "an" / "03_bptt.ipynb")
+    write_notebook(tmp_path / "binh__02_vanilla_rnn (1).ipynb")
+    write_notebook(tmp_path / "who__99_unknown.ipynb")
+    batch = scan(tmp_path, ["03_bptt"], known=LESSONS)
+    assert [(s.student, s.lesson) for s in batch.submissions] == [("an", "03_bptt")]
+    assert sorted((s.student, s.lesson) for s in batch.skipped) == [("an", "02_vanilla_rnn"), ("binh", "02_vanilla_rnn")]
+    assert [(p.student, p.message) for p in batch.problems] == [
+        ("who", "no lesson called '99_unknown' (known: 02_vanilla_rnn, 03_bptt)")]
+    assert batch.students == ["an", "who"]   # binh handed in nothing this run grades
+
+
+def test_the_summary_says_which_files_were_left_out(tmp_path):
+    from autograder.grade import GradingRun
+    from autograder.report import summary_table
+
+    write_notebook(tmp_path / "an" / "02_vanilla_rnn.ipynb")
+    write_notebook(tmp_path / "binh__02_vanilla_rnn.ipynb")
+    batch = scan(tmp_path, ["03_bptt"], known=LESSONS)
+    run = GradingRun(tmp_path, ["03_bptt"], [], batch.problems, batch.students, skipped=batch.skipped)
+    summary = summary_table(run)
+    assert "no lesson called" not in summary
+    assert "Not part of this run's lessons (03_bptt): left ungraded\n  02_vanilla_rnn: 2 file(s)" in summary
