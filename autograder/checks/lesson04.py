@@ -6,12 +6,29 @@ a forward and a backward function) and stands in for the step functions inside t
 When a result is wrong the checks look for the classic mistakes and name them: gate blocks read in
 another order (detected by permuting the weights' gate blocks and asking the oracle again), dnext_c or
 dcT dropped, gradients not carried between steps.
+
+The checks run in the checker process. The student's NumPy functions are proxies into the kernel
+(arrays in, arrays out; changes made in place come back); the reference step functions reach the
+kernel as stubs that call the checker. TorchLSTM is a remote object: its forward runs in the kernel,
+its gradients come from q.kernel.grad_call; nn.LSTM, the oracle, runs here. LSTMFunction's forward and
+backward run in the kernel too, and torch.autograd.gradcheck (which needs the graph in this process)
+became core.expect_backward_matches_forward plus the comparison of every gradient with nn.LSTM's.
+
+forget_gate follows the lecture (slides 40-41): f = sigmoid(W_f [x; h] + b_f), x first, the first D
+columns of W_f acting on x (course.lstm.forget_gate_oracle, the notebook's docstring). [h, x], the order
+of colah's post, fails with a hint that names the lecture's order; the lecture's order is never
+called wrong.
 """
+import contextlib
+import math
+
 import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import expect_tuple, Mismatch, expect_close
+from autograder.checks.core import (Mismatch, expect_backward_matches_forward, expect_close, expect_tuple, tensors_in,
+                                    to_numpy)
+from autograder.in_kernel.wire import RemoteError
 from autograder.references import l04_lstm as ref
 from course import lstm as L
 from course.numerics import rel_error
@@ -51,6 +68,12 @@ def _copies(*arrays):
     return [np.array(a, copy=True) for a in arrays]
 
 
+def _side_rng(q, stream):
+    """A generator of its own for draws the old in-kernel checks did not make (finite-difference
+    directions): q.rng keeps the sequence it always had, so every part gets the inputs it always got."""
+    return np.random.default_rng([q.seed, stream])
+
+
 # ------------------------------------------------------------------------------------------------
 @question("forget_gate")
 def forget_gate(q):
@@ -64,11 +87,11 @@ def forget_gate(q):
                 x, h = q.randn(D), q.randn(H)
             W_f, b_f = q.randn(H, H + D), q.randn(H)
             f = student(*_copies(x, h, W_f, b_f))
-            swapped = np.concatenate([W_f[:, H:], W_f[:, :H]], axis=1) if H == D else None
-            expect("f", f, L.forget_gate_oracle(x, h, W_f, b_f), diagnoses=[
-                lambda: "the sigmoid is missing" if _close(f, W_f @ np.concatenate([h, x]) + b_f) else None,
-                lambda: ("[x, h] concatenated in the wrong order; the lecture's order is [h, x]"
-                         if swapped is not None and _close(f, L.forget_gate_oracle(x, h, swapped, b_f)) else None)])
+            want = L.forget_gate_oracle(x, h, W_f, b_f)
+            h_first = L.forget_gate_oracle(x, h, L.h_first_weights(W_f, D), b_f)   # what [h, x] gives
+            expect("f", f, want, diagnoses=[   # the visible check's hints (course.lstm), in the same words
+                lambda: L.FORGET_NO_SIGMOID if _close(f, W_f @ np.concatenate([x, h]) + b_f) else None,
+                lambda: L.FORGET_H_FIRST if not _close(h_first, want) and _close(f, h_first) else None])
         return run
 
     q.part("the worked example's x and h (D = H = 3), random W_f, b_f", case(3, 3, fixed=True))
@@ -278,10 +301,45 @@ def lstm_backward(q):
 
 
 # ------------------------------------------------------------------------------------------------
+def _reference_lstm(D, H, seed):
+    """nn.LSTM(D, H, batch_first=True) with the weights torch.manual_seed(seed) would give it (nn.LSTM's
+    own U(-1/sqrt(H), 1/sqrt(H)), drawn in parameter order from a generator of its own: the checker's
+    global RNG is left alone, and seeding it would not seed the student's kernel anyway)."""
+    module = torch.nn.LSTM(D, H, batch_first=True, device="meta").to_empty(device="cpu")
+    generator = torch.Generator().manual_seed(int(seed))
+    bound = 1.0 / math.sqrt(H)
+    with torch.no_grad():
+        for parameter in module.parameters():
+            parameter.uniform_(-bound, bound, generator=generator)
+    return module
+
+
+def _kernel_has_cuda(q):
+    """Whether the student's kernel (not only this process) can use CUDA: the sandbox may hide the GPU.
+    Asked through the notebook's `torch`; a notebook without it gets no CUDA parts."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        return q.kernel.getattr("torch", "cuda").is_available() is True
+    except (RemoteError, AttributeError):
+        return False
+
+
+@contextlib.contextmanager
+def _exact_float32_here():
+    """TF32 off in this process while nn.LSTM computes the CUDA reference (the kernel runs the student's
+    code with float32 matmul precision "highest" already); the flags are put back afterwards."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 def _torch_layer_parts(q, make, device, label):
     N, T, D, H = 3, 6, 4, 5
-    torch.manual_seed(int(q.rng.integers(2 ** 31)))
-    reference = torch.nn.LSTM(D, H, batch_first=True).to(device)
+    reference = _reference_lstm(D, H, q.rng.integers(2 ** 31)).to(device)
     x = torch.tensor(q.randn(N, T, D), dtype=torch.float32, device=device)
     h0 = torch.tensor(q.randn(1, N, H), dtype=torch.float32, device=device)
     c0 = torch.tensor(q.randn(1, N, H), dtype=torch.float32, device=device)
@@ -295,17 +353,29 @@ def _torch_layer_parts(q, make, device, label):
             state["layer"] = mine.to(device)
         return state["layer"]
 
-    def run(module):
+    def reference_grads():
+        reference.zero_grad()
         xs = [t.clone().requires_grad_() for t in (x, h0, c0)]
-        out, (hn, cn) = module(xs[0], (xs[1], xs[2]))
+        out, (hn, cn) = reference(xs[0], (xs[1], xs[2]))
         torch.autograd.backward((out, hn, cn), ups)
         grads = {"dx": xs[0].grad, "dh0": xs[1].grad, "dc0": xs[2].grad}
-        grads.update({f"d{k}": p.grad for k, p in module.named_parameters()})
-        return (out, hn, cn), grads
+        grads.update({f"d{k}": p.grad for k, p in reference.named_parameters()})
+        return grads
+
+    def student_grads():
+        xs = [t.clone().requires_grad_() for t in (x, h0, c0)]
+        result = q.kernel.grad_call(layer(), xs[0], (xs[1], xs[2]), grad_outputs=tuple(ups))
+        outputs = tensors_in(result.out)
+        for name, output in zip(("output", "h_n", "c_n"), outputs):
+            if not output.requires_grad:   # the kernel skipped it in the backward: say so, as autograd did
+                raise Mismatch(f"{name} is not connected to the autograd graph (a .detach(), .data or torch.no_grad()?)")
+        grads = dict(zip(("dx", "dh0", "dc0"), result.input_grads))
+        grads.update({f"d{k}": g for k, g in (result.param_grads or {}).items()})
+        return grads
 
     def forward():
+        out, (hn, cn) = layer()(x, (h0, c0))
         with torch.no_grad():
-            out, (hn, cn) = layer()(x, (h0, c0))
             want, (want_hn, want_cn) = reference(x, (h0, c0))
         diagnose = lambda: L.layer_order_mistake(out, reference, x, (h0, c0))  # noqa: E731
         for name, got, exp in (("output", out, want), ("h_n", hn, want_hn), ("c_n", cn, want_cn)):
@@ -316,24 +386,32 @@ def _torch_layer_parts(q, make, device, label):
                 raise Mismatch(f"{failure}" + (f". Likely mistake: {text}" if text else "")) from None
 
     def backward():
-        reference.zero_grad()
-        _, want = run(reference)
-        _, got = run(layer())
+        want = reference_grads()
+        got = student_grads()
         for name, exp in want.items():
             if got.get(name) is None:
                 raise Mismatch(f"{name}: no gradient (is the parameter used, and is the graph intact?)")
             expect_close(name, got[name], exp, atol=1e-5)
 
     def default_state():
+        out, (hn, cn) = layer()(x)
         with torch.no_grad():
-            out, (hn, cn) = layer()(x)
             want, (want_hn, want_cn) = reference(x)
         for name, got, exp in (("output", out, want), ("h_n", hn, want_hn), ("c_n", cn, want_cn)):
             expect_close(f"{name} with state=None", got, exp, atol=1e-5)
 
-    q.part(f"{label}: forward (output, h_n, c_n) against nn.LSTM, float32, tol 1e-5", forward, weight=2)
-    q.part(f"{label}: gradients of x, h0, c0 and the four parameters against nn.LSTM, tol 1e-5", backward, weight=2)
-    q.part(f"{label}: state=None means zeros", default_state)
+    wrap = _exact_float32_here if device.type == "cuda" else contextlib.nullcontext
+
+    def exact(part):
+        def run():
+            with wrap():
+                part()
+        return run
+
+    q.part(f"{label}: forward (output, h_n, c_n) against nn.LSTM, float32, tol 1e-5", exact(forward), weight=2)
+    q.part(f"{label}: gradients of x, h0, c0 and the four parameters against nn.LSTM, tol 1e-5", exact(backward),
+           weight=2)
+    q.part(f"{label}: state=None means zeros", exact(default_state))
 
 
 @question("torch_lstm")
@@ -342,27 +420,30 @@ def torch_lstm(q):
 
     def parameters():
         D, H = 3, 7
-        expected = {name: tuple(p.shape) for name, p in torch.nn.LSTM(D, H, batch_first=True).named_parameters()}
+        expected = {name: tuple(p.shape) for name, p in
+                    torch.nn.LSTM(D, H, batch_first=True, device="meta").named_parameters()}
         got = {name: tuple(p.shape) for name, p in make(D, H).named_parameters()}
         if got != expected:
             raise Mismatch(f"parameters are {got}; nn.LSTM's are {expected}")
         module = make(D, H)
-        module.load_state_dict(torch.nn.LSTM(D, H, batch_first=True).state_dict())
+        module.load_state_dict(_reference_lstm(D, H, 0).state_dict())
 
     q.part("parameter names and shapes as nn.LSTM's; load_state_dict works", parameters)
     _torch_layer_parts(q, make, torch.device("cpu"), "CPU")
-    if torch.cuda.is_available():
-        matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-        try:
-            _torch_layer_parts(q, make, torch.device("cuda"), "CUDA (TF32 off)")
-        finally:
-            torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+    if _kernel_has_cuda(q):
+        _torch_layer_parts(q, make, torch.device("cuda"), "CUDA (TF32 off)")
 
 
 @question("lstm_function")
 def lstm_function(q):
-    function = q.student("LSTMFunction")
+    """LSTMFunction runs in the student's kernel: forward and backward through q.kernel.grad_call.
+
+    The old in-kernel check's third part was torch.autograd.gradcheck (full Jacobian, atol 1e-7); the
+    graph now lives in the kernel, so it is core.expect_backward_matches_forward (the student's backward
+    against central differences of the student's own forward, 3 random directions, float64, relative
+    tolerance 1e-6), on the same small inputs."""
+    q.student("LSTMFunction")
+    side = _side_rng(q, 4)
     N, T, D, H = 2, 4, 3, 3
     args = _seq_inputs(q, N, T, D, H)
 
@@ -370,38 +451,31 @@ def lstm_function(q):
         return [torch.tensor(a, dtype=torch.float64, requires_grad=requires_grad) for a in args]
 
     def forward():
-        with torch.no_grad():
-            result = function.apply(*tensors(False))
+        result = q.kernel.grad_call("LSTMFunction", *tensors(False), attr="apply").out
         h, cT = expect_tuple(result, "LSTMFunction.apply", ["h", "cT"])
         want_h, want_cT = L.sequence_oracle(*args)
         gate_order = lambda: L.gate_order_mistake(  # noqa: E731
-            (h.numpy(), cT.numpy()), lambda *w: L.sequence_oracle(*args[:3], *w), args[3:], H)
+            (to_numpy(h), to_numpy(cT)), lambda *w: L.sequence_oracle(*args[:3], *w), args[3:], H)
         expect("h", h, want_h, diagnoses=[gate_order])
         expect("cT", cT, want_cT, diagnoses=[gate_order])
 
     def backward():
-        inputs = tensors()
-        h, cT = function.apply(*inputs)
         dh, dcT = q.randn(N, T, H), q.randn(N, H)
-        torch.autograd.backward((h, cT), (torch.tensor(dh), torch.tensor(dcT)))
+        result = q.kernel.grad_call("LSTMFunction", *tensors(), attr="apply",
+                                    grad_outputs=(torch.tensor(dh), torch.tensor(dcT)))
+        grads = result.input_grads
         want = L.sequence_grads_oracle(*args, dh=dh, dcT=dcT)
-        for name, t, w in zip(GRAD_NAMES_SEQ, inputs, want):
-            if t.grad is None:
+        for name, grad, w in zip(GRAD_NAMES_SEQ, grads, want):
+            if grad is None:
                 raise Mismatch(f"{name}: backward returned None for this input")
-            expect(name, t.grad, w, diagnoses=[
-                lambda: ("dcT was ignored" if _close(inputs[0].grad, L.sequence_grads_oracle(
+            expect(name, grad, w, diagnoses=[
+                lambda: ("dcT was ignored" if _close(grads[0], L.sequence_grads_oracle(
                     *args, dh=dh, dcT=np.zeros((N, H)))[0]) else None)])
 
-    def gradcheck():
+    def backward_matches_forward():
         small = [torch.tensor(a, dtype=torch.float64, requires_grad=True) for a in _seq_inputs(q, 2, 3, 2, 2)]
-        try:
-            ok = torch.autograd.gradcheck(function.apply, small, eps=1e-6, atol=1e-7, raise_exception=True)
-        except RuntimeError as error:
-            first = str(error).strip().splitlines()[0][:200]
-            raise Mismatch(f"torch.autograd.gradcheck failed (float64, atol 1e-7): {first}") from None
-        if not ok:
-            raise Mismatch("torch.autograd.gradcheck failed (float64, atol 1e-7)")
+        expect_backward_matches_forward(q.kernel, "LSTMFunction", small, side, attr="apply", tol=1e-6)
 
     q.part("forward (h, cT) against nn.LSTM, float64", forward)
     q.part("backward: all six gradients against autograd through nn.LSTM, float64", backward)
-    q.part("torch.autograd.gradcheck, float64", gradcheck)
+    q.part("backward matches finite differences of your forward (float64)", backward_matches_forward)
