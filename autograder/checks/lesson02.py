@@ -240,6 +240,8 @@ def torch_rnn(q):
                 if error.type_name == "ValueError" and error.message.startswith("no output depends on"):
                     raise Mismatch(NOT_CONNECTED) from None
                 raise
+            if not isinstance(result.out, (tuple, list)) or len(result.out) != 2:
+                raise Mismatch(NOT_TWO_TENSORS)
             output, h_n = result.out
             if not isinstance(output, torch.Tensor) or not isinstance(h_n, torch.Tensor):
                 raise Mismatch(NOT_TWO_TENSORS)
