@@ -85,6 +85,17 @@ def test_feedback_shows_results_but_no_hidden_test_code(demo_build):
     assert "FAIL" in chi and "relative error" in chi
 
 
+def test_feedback_pages_load_mathjax_from_their_own_folder(demo_build):
+    """Offline math (tests/test_feedback_math.py opens such a page in Chromium): each student's feedback
+    folder carries MathJax, and no page asks a CDN for it."""
+    pages = list((demo_build[0] / "grades" / "feedback").rglob("*.html"))
+    assert pages
+    for page in pages:
+        html = page.read_text()
+        assert 'src="mathjax/MathJax.js?config=' in html and "cdnjs.cloudflare.com/ajax/libs/mathjax" not in html, page
+        assert (page.parent / "mathjax" / "MathJax.js").is_file(), page
+
+
 def test_bad_submissions_get_a_line_each(demo_build):
     summary = (demo_build[0] / "grades" / "summary.txt").read_text()
     assert "not a readable notebook" in summary

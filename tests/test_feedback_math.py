@@ -1,0 +1,94 @@
+"""Feedback pages typeset their math offline, also after their folder is copied to a student.
+
+A page is rendered as the grader renders it (nbgrader's feedback template through
+autograder.feedback.FeedbackExporter, then offline_math), its student's folder is copied elsewhere,
+and the copy is opened in Debian's Chromium (playwright-core, as the slides tests do) with every
+http(s) request blocked. Skipped, with the reason, only where Chromium or Node cannot be had.
+"""
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import slides as S
+from autograder.feedback import MATHJAX_FOLDER, FeedbackExporter, offline_math
+from autograder.lessons import SOLUTIONS
+
+LESSON = "02_vanilla_rnn"
+
+
+def feedback_page(notebook, folder):
+    """The feedback page of `notebook` as GenerateFeedback writes it (its template and paths)."""
+    import nbgrader
+    from traitlets.config import Config
+
+    templates = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
+    css = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "static" / "node_modules" / \
+        "bootstrap" / "dist" / "css"
+    config = Config()
+    config.HTMLExporter.template_name = "feedback"
+    config.HTMLExporter.extra_template_basedirs = [str(templates)]
+    config.HTMLExporter.extra_template_paths = [str(css)]
+    resources = {"nbgrader": {"notebook": LESSON, "score": 0, "max_score": 1, "late_penalty": 0}}
+    notebook = nbformat.from_dict(notebook)
+    for cell in notebook.cells:   # what nbgrader's GetGrades adds
+        if cell.metadata.get("nbgrader", {}).get("grade"):
+            cell.metadata.nbgrader["score"] = 0
+    html, _ = FeedbackExporter(config=config).from_notebook_node(notebook, resources)
+    page = Path(folder) / f"{LESSON}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(html, encoding="utf-8")
+    return page
+
+
+def markdown_math(notebook):
+    """The inline formulas ($...$) of the notebook's markdown cells that appear nowhere in its code."""
+    code = "\n".join(c.source for c in notebook.cells if c.cell_type == "code")
+    found = set()
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            found |= {m for m in re.findall(r"(?<![$\\])\$[^$\n]{2,60}\$(?!\$)", cell.source) if m not in code}
+    return sorted(found)
+
+
+def test_the_page_loads_mathjax_from_beside_it(tmp_path):
+    notebook = nbformat.read(str(SOLUTIONS / f"{LESSON}.ipynb"), as_version=4)
+    page = feedback_page(notebook, tmp_path / "ada")
+    assert "cdnjs.cloudflare.com/ajax/libs/mathjax" in page.read_text()   # nbgrader's template: a CDN
+    offline_math(page)
+    html = page.read_text()
+    assert "cdnjs.cloudflare.com/ajax/libs/mathjax" not in html
+    assert f'src="{MATHJAX_FOLDER}/MathJax.js?config=' in html
+    assert (page.parent / MATHJAX_FOLDER / "MathJax.js").is_file()
+    assert offline_math(page).read_text() == html   # idempotent (the report copies pages again)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = S.find_chromium(install=True)
+    if chromium is None:
+        pytest.skip("Chromium is not installed and could not be installed (needs root, apt-get and a reachable "
+                    "Debian mirror): run `apt-get install chromium` or set RNN_COURSE_CHROMIUM")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        pytest.skip("Node.js (node and npm) is needed to drive Chromium in this test (grading does not need it)")
+    return chromium, S.npm_install()
+
+
+def test_a_copied_feedback_folder_typesets_its_math_offline(browser, tmp_path):
+    notebook = nbformat.read(str(SOLUTIONS / f"{LESSON}.ipynb"), as_version=4)
+    formulas = markdown_math(notebook)
+    assert len(formulas) >= 5, formulas   # the lesson has inline math to typeset
+    offline_math(feedback_page(notebook, tmp_path / "grades" / "feedback" / "ada"))
+    student = shutil.copytree(tmp_path / "grades" / "feedback" / "ada", tmp_path / "elsewhere" / "ada-feedback")
+    shutil.rmtree(tmp_path / "grades")   # nothing of the grader's folder is left to lean on
+    [record] = S.run_browser([{"kind": "page", "url": (student / f"{LESSON}.html").as_uri()}], *browser)
+    assert "error" not in record, record.get("error")
+    math = record["math"]
+    assert math["found"] >= len(formulas), math
+    assert math["typeset"] == math["found"] and math["errors"] == 0, math
+    assert not [url for url in record["external"] if "mathjax" in url.lower()], record["external"]
+    assert not [f for f in record["failed"] if "/MathJax.js" in f or "/jax/" in f or "/config/" in f], record["failed"]
+    raw = [formula for formula in formulas if formula in record["text"]]
+    assert raw == [], f"formulas left as raw LaTeX: {raw[:5]}"
