@@ -147,16 +147,16 @@ def cmd_student_edition(args):
 
 
 def cmd_slides(args):
-    from autograder.slides import build_all, tall_slides_report
+    from autograder.slides import SlidesError, build_all
 
     languages = ["vi", "en"] if args.language == "both" else [args.language]
     for language in languages:   # Vietnamese first, so that the English index can link to it
-        decks, index = build_all(args.lessons, full=not args.quick, pdf=not args.no_pdf, site=not args.no_site,
-                                 language=language)
-        tall = tall_slides_report(decks)
-        if tall:
-            print(f"\n{len(tall)} slide(s) taller than the page (split them in the lesson; the PDF zooms them out):")
-            print("\n".join(f"  {line}" for line in tall))
+        try:
+            decks, index = build_all(args.lessons, full=not args.quick, pdf=not args.no_pdf, site=not args.no_site,
+                                     language=language, link_other=True if args.language == "both" else None)
+        except SlidesError as error:
+            print(f"slides ({language}): {error}", file=sys.stderr)
+            return 1
         print(f"\nSlides ({language}): {decks[0].html.parent if decks else '-'}" + (f"\nSite:   {index}" if index else ""))
     return 0
 

@@ -215,15 +215,17 @@ class HardenedExecute(Execute):
 
     def _score_from_checker(self, cell, grade_id, checker, report, died):
         """The checker's report and score become the cell's outputs; without them the cell scores 0."""
-        question, reason = checker.result(grace=0 if died else limits.CHECKER_GRACE_S)
+        question, reason, connected = checker.result(grace=0 if died else limits.CHECKER_GRACE_S)
         if question is not None:
             cell.outputs = scored_outputs(question)
             report["flags"].extend(f"{grade_id}: {note}" for note in question.notes)
             return
         errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
-        if died or errors:
-            why = "the cell did not finish" if not died else "the kernel died"
-            cell.outputs = errors + [error_output("NotGraded", f"{why}, so the check could not finish: 0 points")]
-        else:
-            report["flags"].append(f"{grade_id}: the checker got no answer from the kernel ({reason}); scored 0")
-            cell.outputs = [error_output("NotGraded", f"the check could not run in this kernel ({reason}): 0 points")]
+        if died:
+            cell.outputs = errors + [error_output("NotGraded", "the kernel died, so the check could not finish: 0 points")]
+        elif errors:      # the student's code ran out of time or raised through the check
+            cell.outputs = errors + [error_output("NotGraded", f"the check could not finish ({reason}): 0 points")]
+        else:             # the cell ended normally without the checker's answer: an honest one never does
+            report["flags"].append(f"{grade_id}: the grade cell ended without the checker's score "
+                                   f"({reason}; {'connected' if connected else 'never connected'}); scored 0")
+            cell.outputs = [error_output("NotGraded", "the grade cell did not give the checker its answers: 0 points")]

@@ -25,6 +25,11 @@ SUSPICIOUS = [
     (re.compile(r"\bbuiltins\.\w+\s*=|__builtins__\s*\["), "replaces a builtin"),
     (re.compile(r"os\._exit|os\.kill|signal\.|faulthandler\._sigsegv"), "kills or signals the process"),
     (re.compile(r"\bsocket\b|urllib|requests\.|http\.client"), "uses the network"),
+    (re.compile(r"settrace|setprofile|sys\.monitoring"), "installs a tracing or profiling hook"),
+    (re.compile(r"_getframe|\bf_back\b|\bf_locals\b|\btb_frame\b|\bgi_frame\b|inspect\.(stack|currentframe|getouterframes)"),
+     "walks the interpreter's frames"),
+    (re.compile(r"\bthreading\b|\b_thread\b|\bmultiprocessing\b"), "starts threads or processes"),
+    (re.compile(r"\bimportlib\b|__import__\s*\(|\brunpy\b"), "imports modules by a computed name"),
 ]
 
 

@@ -193,14 +193,16 @@ def hand_over(uid, folders, connection_file):
 
 def open_the_way(paths):
     """bwrap makes the missing parents of a bind target (inside a tmpfs that hides a folder) with
-    mode 0700; let everyone traverse those (x only, they hold nothing but the way to the target).
-    The machine's own folders are mounted read-only here, so chmod cannot change them."""
+    mode 0700; let everyone list and traverse those (r-x: they hold nothing but the bound targets, and
+    Python's import system lists a package's folder to find its modules, e.g. autograder/ holding only
+    __init__.py, in_kernel/, sandbox.py and limits.py). The machine's own folders are mounted
+    read-only here, so chmod cannot change them."""
     for path in paths:
         for parent in Path(path).parents:
             try:
                 mode = os.stat(parent).st_mode
-                if mode & 0o001 == 0:
-                    os.chmod(parent, (mode & 0o7777) | 0o111)
+                if mode & 0o005 != 0o005:
+                    os.chmod(parent, (mode & 0o7777) | 0o555)
             except OSError:
                 pass
 

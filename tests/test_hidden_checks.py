@@ -5,6 +5,7 @@ import importlib
 import pytest
 
 from autograder import checks
+from autograder.in_kernel import grade
 from autograder.export import reference_path
 from autograder.lessons import lesson_ids, reference_module_name
 
@@ -43,7 +44,7 @@ def broken(name):
 
 
 def score(question, namespace, points=10):
-    return checks.grade(question, namespace, points=points, seed=1234)
+    return grade(question, namespace, points=points, seed=1234)
 
 
 @pytest.mark.parametrize("lesson_id", LESSON_IDS)

@@ -38,8 +38,8 @@ core.expect_close = lambda *a, **k: None
 core.Question.score = lambda self: self.points
 """
 REDEFINE_GRADE = """
-import autograder.checks as checks
-checks.grade = lambda name, namespace, points, seed=None: float(points)
+import autograder.in_kernel as entry
+entry.grade = lambda name, namespace, points, seed=None: float(points)
 def grade(name, namespace, points, seed=None):
     return float(points)
 """
@@ -51,9 +51,10 @@ for name in list(checks.QUESTIONS):
 """
 SYS_MODULES = """
 import sys, types
-fake = types.ModuleType("autograder.checks")
-fake.grade = lambda name, namespace, points, seed=None: float(points)
-sys.modules["autograder.checks"] = fake
+for name in ("autograder.checks", "autograder.in_kernel"):
+    fake = types.ModuleType(name)
+    fake.grade = lambda name, namespace, points, seed=None: float(points)
+    sys.modules[name] = fake
 """
 FAKE_PRINT = """
 print("test_rnn_step_forward: 3 / 3 points  (random seed 1)")
@@ -191,9 +192,9 @@ ATTACKS = {
     "patch_numpy": "np.testing.assert_allclose, np.allclose, np.max replaced",
     "patch_rel_error": "course.numerics.rel_error and course.rel_error replaced",
     "patch_checks": "core.expect_close and Question.score replaced",
-    "redefine_grade": "autograder.checks.grade replaced and a global grade() defined",
+    "redefine_grade": "the grade cells' entry point autograder.in_kernel.grade replaced and a global grade() defined",
     "replace_registry": "every registered check replaced by a no-op",
-    "sys_modules": "sys.modules['autograder.checks'] replaced by a fake module",
+    "sys_modules": "sys.modules['autograder.checks'] and ['autograder.in_kernel'] replaced by fake modules",
     "patch_builtins": "builtins.isinstance and builtins.abs replaced",
     "fake_success_print": "prints a fake full-score report",
     "display_formatter": "text/plain formatter for float prints 3.0 (stock nbgrader: partial credit becomes full)",

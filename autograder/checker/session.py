@@ -65,6 +65,7 @@ class CheckerSession:
             while not self.stop.is_set():
                 try:
                     self.connection, _ = self.listener.accept()
+                    self.outcome["connected"] = True
                     break
                 except socket.timeout:
                     continue
@@ -91,9 +92,9 @@ class CheckerSession:
             connection.close()
 
     def result(self, grace=limits.CHECKER_GRACE_S):
-        """(question or None, reason) once the grade cell has finished."""
+        """(question or None, reason, whether the kernel ever connected) once the grade cell has finished."""
         if self.thread is None:
-            return None, "the question was never armed"
+            return None, "the question was never armed", False
         deadline = time.monotonic() + (grace if self.connection is not None else 0)
         while self.thread.is_alive() and time.monotonic() < deadline and "question" not in self.outcome:
             self.thread.join(0.05)
@@ -102,8 +103,9 @@ class CheckerSession:
         self.thread.join(5)
         question = self.outcome.get("question")
         if question is not None:
-            return question, ""
-        return None, self.outcome.get("error") or "the grade cell never called the checker"
+            return question, "", True
+        connected = self.outcome.get("connected", False)
+        return None, self.outcome.get("error") or "the grade cell never called the checker", connected
 
     def close(self):
         self.stop.set()
