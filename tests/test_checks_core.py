@@ -268,3 +268,10 @@ def test_deep_nesting_is_refused():
         node = {"L": [node]}
     with pytest.raises(wire.WireError, match="deeply"):
         wire.Decoder([]).decode(node)
+
+
+def test_a_notebook_variable_comes_back_as_data_and_a_missing_one_is_named(connect):
+    q = connect({"answer_params": 4 * (3 * 5 + 5 * 5 + 5), "answer_gate": "forget"})
+    assert q.answer("answer_params") == 180 and q.answer("answer_gate") == "forget"
+    q.part("missing", lambda: q.answer("answer_shape"))
+    assert "`answer_shape` is not defined" in q.report_text()

@@ -116,6 +116,10 @@ class Kernel:
     def function(self, name):
         return RemoteFunction(self, name)
 
+    def value(self, name):
+        """The notebook variable `name`, as data (NameError-like RemoteError when it is missing)."""
+        return self.peer.request("value", name=name)
+
     def call(self, target, attr, args, kwargs):
         before = len(self.stubs)
         try:

@@ -105,6 +105,15 @@ class Question:
             raise MissingFunction(f"`{function_name}` is not defined: run its cell, and keep its name.")
         return self.kernel.function(function_name)
 
+    def answer(self, variable):
+        """The value the student gave the notebook variable `variable` (concept questions), as data."""
+        try:
+            return self.kernel.value(variable)
+        except RemoteError as error:
+            if error.type_name == "NameError":
+                raise MissingFunction(f"`{variable}` is not defined: run its cell, and keep its name.") from None
+            raise
+
     def randn(self, *shape, scale=1.0):
         return scale * self.rng.standard_normal(shape)
 

@@ -6,6 +6,7 @@ this module answers each with plain data (autograder/in_kernel/wire.py):
 | request | what the kernel does |
 |---|---|
 | exists(name) | is `name` a callable in the notebook's namespace? |
+| value(name) | the value of a notebook variable (a concept question's answer) |
 | call(target, attr, args, kwargs) | calls the notebook's function (or a kernel object's method) and returns its result, plus the arguments as they are afterwards (so the checker sees changes made in place) |
 | getattr(target, attr) / items(target) | an attribute of a kernel object / the items of an iterable one |
 | grad_call(target, attr, args, kwargs, grad_outputs, forbid) | forward on tensors (those sent with requires_grad become leaves), then backward of sum(output * grad_output); returns the outputs, the leaves' gradients and a module's parameter gradients |
@@ -86,6 +87,12 @@ class KernelSide:
 
     def op_exists(self, name):
         return callable(self.namespace.get(name))
+
+    def op_value(self, name):
+        """A notebook variable's value (a concept question's answer), as data; a handle otherwise."""
+        if name not in self.namespace:
+            raise NameError(f"`{name}` is not defined: run its cell, and keep its name")
+        return self.namespace[name]
 
     def op_call(self, target, attr=None, args=(), kwargs=None):
         function = self._target(target, attr)
