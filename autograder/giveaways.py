@@ -52,7 +52,12 @@ class Finding:
     lesson: str         # the released lesson that contains it
     graded: Graded
     how: str            # exact | named | similar | declared
-    where: str          # which cell (grade id, or index) and which definition
+    place: str          # which cell: "cell <grade id>" or "cell <index>"
+    detail: str         # which definition, how similar
+
+    @property
+    def where(self):
+        return f"{self.place} ({self.detail})"
 
     @property
     def own(self):
@@ -125,8 +130,8 @@ def lesson_findings(lesson_id, notebook, graded, secrets=None):
     by_key = {(g.lesson, g.name): g for g in graded}
     found = {}
 
-    def add(g, how, where):
-        found.setdefault((g.lesson, g.name, how), Finding(lesson_id, g, how, where))
+    def add(g, how, where, detail):
+        found.setdefault((g.lesson, g.name, how), Finding(lesson_id, g, how, where, detail))
 
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
@@ -137,21 +142,21 @@ def lesson_findings(lesson_id, notebook, graded, secrets=None):
         for _, label in leaks_in(place, cell.source, secrets):
             lesson, name, what = label.split(":", 2)
             if lesson <= lesson_id and (lesson, name) not in own_exercise:
-                add(by_key[(lesson, name)], "exact", f"{place} ({what})")
+                add(by_key[(lesson, name)], "exact", place, f"the body of {what}")
         for name, source in _definitions(cell.source):
             for g in candidates:
                 if (g.lesson, g.name) in own_exercise:
                     continue
                 if name == g.name:
-                    add(g, "named", f"{place} defines {name}")
+                    add(g, "named", place, f"defines {name}")
                 else:
                     ratio = similarity(source, g.source)
                     if ratio >= SIMILAR:
-                        add(g, "similar", f"{place}: {name} is {ratio:.2f} similar")
+                        add(g, "similar", place, f"{name} is {ratio:.2f} similar")
         for number, name in DECLARED.findall(cell.source):
             g = next((g for g in candidates if g.name == name and int(g.lesson[:2]) == int(number)), None)
             if g is not None and g.lesson < lesson_id:      # "lesson 3's rnn_backward" in lesson 3 is a reference
-                add(g, "declared", f"{place} says it is lesson {int(number)}'s {name}")
+                add(g, "declared", place, f"says it is lesson {int(number)}'s {name}")
     return sorted(found.values(), key=lambda f: (f.graded.lesson, f.graded.name, f.how))
 
 
@@ -175,9 +180,12 @@ def report(lessons_dir=LESSONS, solutions=SOLUTIONS, lessons=None):
         earlier = {}
         for f in found:
             if not f.own:
-                earlier.setdefault(f.graded.lesson, {}).setdefault(f.graded.name, []).append(f"{f.how}: {f.where}")
+                places = earlier.setdefault(f.graded.lesson, {}).setdefault(f.graded.name, {})
+                places.setdefault(f.place, []).append(f.how)
         if earlier:
-            parts = [f"{lesson}: " + ", ".join(f"{name} ({'; '.join(hows)})" for name, hows in names.items())
+            parts = [f"{lesson}: " + ", ".join(
+                        f"{name} [" + "; ".join(f"{place}: {', '.join(hows)}" for place, hows in places.items()) + "]"
+                        for name, places in names.items())
                      for lesson, names in sorted(earlier.items())]
             lines.append(f"  {lesson_id}: solutions of " + " | ".join(parts)
                          + f" -> release after the deadline of {', '.join(sorted(earlier))}")
