@@ -29,7 +29,8 @@ SUSPICIOUS = [
     (re.compile(r"_getframe|\bf_back\b|\bf_locals\b|\btb_frame\b|\bgi_frame\b|inspect\.(stack|currentframe|getouterframes)"),
      "walks the interpreter's frames"),
     (re.compile(r"\bthreading\b|\b_thread\b|\bmultiprocessing\b"), "starts threads or processes"),
-    (re.compile(r"\bimportlib\b|__import__\s*\(|\brunpy\b"), "imports modules by a computed name"),
+    (re.compile(r"""(__import__|import_module)\s*\((?!\s*["'][\w.]+["']\s*[,)])|spec_from_file_location|\brunpy\b"""),
+     "imports modules by a computed name"),
 ]
 
 
