@@ -12,6 +12,8 @@
                          [--db-url postgresql://...]   (the gradebook in PostgreSQL instead of SQLite)
     python3 -m autograder export-grades        the gradebook as canvas.csv and moodle.csv (one column per lesson) in build/grades/
                          [--format canvas|moodle|both] [--missing blank|zero]
+    python3 -m autograder hub [--roster CSV]   a class on JupyterHub (as root): login, assignment list, formgrader
+                         [grade LESSON | remove-users]   collect + grade + release feedback; delete the hub's users
     python3 -m autograder student-edition      lessons (en + vi) and the `course` wheel, no solutions, into build/student-edition/
                          [--lessons ID ...] [--out DIR]
     python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
@@ -131,6 +133,12 @@ def cmd_export_grades(args):
     return 0
 
 
+def cmd_hub(args):
+    from autograder.hub import main
+
+    return main(args)
+
+
 def cmd_student_edition(args):
     from autograder.student_edition import EDITION, build_edition
 
@@ -236,6 +244,11 @@ def parser():
     grades.add_argument("--missing", choices=["blank", "zero"], default="blank",
                         help="a lesson not handed in: blank (the LMS keeps what it has) or 0")
     grades.set_defaults(run=cmd_export_grades)
+    from autograder.hub import add_arguments as hub_arguments   # standard library only at import
+
+    hub = sub.add_parser("hub", help="a class on JupyterHub: students from a roster, nbgrader's exchange, this grader")
+    hub_arguments(hub)
+    hub.set_defaults(run=cmd_hub)
     edition = sub.add_parser("student-edition", help="what students receive: lessons (en + vi) and the course wheel")
     edition.add_argument("--lessons", nargs="*", help="only these lesson ids (the ones released so far)")
     edition.add_argument("--out", help="folder (default build/student-edition; a .zip is written beside it)")
