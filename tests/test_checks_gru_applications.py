@@ -148,3 +148,11 @@ def test_cuda_parts_only_when_the_students_kernel_has_cuda(monkeypatch):
         assert lesson05.kernel_has_cuda(connection.q) is False
     finally:
         connection.close()
+
+
+def test_the_sampler_is_graded_when_the_notebook_renamed_numpy(capsys):
+    source = reference_path("06_applications").read_text().replace("import numpy as np", "import numpy as onp")
+    namespace = {"__name__": "student"}
+    exec(compile(source.replace("np.", "onp."), "renamed", "exec"), namespace)
+    assert "np" not in namespace and "numpy" not in namespace
+    assert report("sample_with_temperature", namespace, capsys)[0] == 10
