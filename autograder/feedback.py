@@ -19,7 +19,8 @@ worker process:
 Math (offline_math, run on each page after it is written): nbgrader's feedback template loads
 MathJax from a CDN, so offline the pages showed raw LaTeX ($h_t = \tanh(...)$). Each page instead
 loads MathJax 2.7.9 from a `mathjax/` folder next to it, by a relative path, so a page still
-typesets its math when its folder is copied to a student. The files come from the pinned PyPI
+typesets its math when its folder is copied to a student (a page copied without its folder falls
+back to the CDN, as before). The files come from the pinned PyPI
 package jupyter-server-mathjax (its static folder only; grading needs no Node); only what the
 page's configuration (TeX input, HTML-CSS output, STIX-Web fonts) loads is copied (~2 MB), hard
 linked where the file system allows, so a class of pages costs one copy.
@@ -148,7 +149,7 @@ MATHJAX_PARTS = ("MathJax.js", "LICENSE", "config/TeX-AMS-MML_HTMLorMML-full.js"
 # Fonts: only STIX-Web ships (as web fonts); without this MathJax first looks for its TeX fonts
 MATHJAX_FONTS = ('<script type="text/x-mathjax-config">MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], '
                  'preferredFont: null, webFont: "STIX-Web", imageFont: null}});</script>\n')
-_CDN_MATHJAX = re.compile(r'<script\s+src="https?://[^"]*mathjax[^"]*"', re.I)
+_CDN_MATHJAX = re.compile(r'<script\s+src="(?P<url>https?://[^"]*mathjax[^"]*)"', re.I)
 
 
 def mathjax_source():
@@ -197,7 +198,13 @@ def offline_math(page):
     """Make a written feedback page load MathJax from mathjax/ beside it, and put MathJax there."""
     page = Path(page)
     html = page.read_text(encoding="utf-8")
-    local = f'{MATHJAX_FONTS}<script src="{MATHJAX_FOLDER}/MathJax.js?config={MATHJAX_CONFIG}"'
+    def local(match):
+        # the page alone, without its mathjax/ folder (nbgrader's release_feedback copies only the
+        # .html): the CDN, as before, where there is a network
+        fallback = ("var s=document.createElement('script');s.src='" + match.group("url") +
+                    "';document.head.appendChild(s)")
+        return (f'{MATHJAX_FONTS}<script src="{MATHJAX_FOLDER}/MathJax.js?config={MATHJAX_CONFIG}" '
+                f'onerror="{fallback}"')
     changed = _CDN_MATHJAX.sub(local, html)
     if changed != html:
         page.write_text(changed, encoding="utf-8")

@@ -92,7 +92,7 @@ def test_feedback_pages_load_mathjax_from_their_own_folder(demo_build):
     assert pages
     for page in pages:
         html = page.read_text()
-        assert 'src="mathjax/MathJax.js?config=' in html and "cdnjs.cloudflare.com/ajax/libs/mathjax" not in html, page
+        assert 'src="mathjax/MathJax.js?config=' in html and '<script src="https://cdnjs' not in html, page
         assert (page.parent / "mathjax" / "MathJax.js").is_file(), page
 
 
