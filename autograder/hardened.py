@@ -27,7 +27,7 @@ import time
 import uuid
 from pathlib import Path
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.client import NotebookClient
 from nbclient.util import ensure_async, run_hook, run_sync
 from nbformat.notebooknode import NotebookNode
@@ -199,6 +199,10 @@ class HardenedExecute(Execute):
                     self._cell_timeout = max(1, min(self.timeout or 10**9, int(remaining) + 1))
                     try:
                         self.preprocess_cell(cell, resources, index)
+                    except CellTimeoutError as error:   # nbgrader raises when a cell's output is late (iopub)
+                        cell.outputs = list(cell.get("outputs", [])) + [error_output(
+                            "CellTimeoutError", f"the cell's output did not all arrive in time ({error}); "
+                            "grading goes on with the next cell")]
                     except DeadKernelError:
                         cell.outputs = list(cell.get("outputs", [])) + [error_output(
                             "DeadKernelError", "the kernel died while running this cell (os._exit, a crash, "

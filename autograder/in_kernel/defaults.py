@@ -11,7 +11,7 @@ notebook's own settings back afterwards (the student's later cells behave as the
 | torch default device | cpu |
 | torch grad mode | enabled |
 | torch anomaly detection, deterministic algorithms | off |
-| torch float32 matmul precision | "highest" (no TF32) |
+| torch float32 matmul precision | "highest"; TF32 off for CUDA matmuls and cuDNN (exact float32, as the checker's oracles) |
 | torch intra-op threads | the count the kernel had when grading began (before any student cell) |
 | numpy floating point errors | numpy's defaults: divide/over/invalid warn, under ignore |
 | numpy print options | numpy's defaults |
@@ -53,13 +53,15 @@ def _torch_defaults():
     saved = {"dtype": torch.get_default_dtype(), "grad": torch.is_grad_enabled(),
              "anomaly": torch.is_anomaly_enabled(), "deterministic": torch.are_deterministic_algorithms_enabled(),
              "precision": torch.get_float32_matmul_precision(), "threads": torch.get_num_threads(),
-             "device": torch.get_default_device()}
+             "device": torch.get_default_device(),
+             "tf32": (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)}
     torch.set_default_dtype(torch.float32)
     torch.set_default_device(None)
     torch.set_grad_enabled(True)
     torch.autograd.set_detect_anomaly(False)
     torch.use_deterministic_algorithms(False)
     torch.set_float32_matmul_precision("highest")
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     if _start.get("threads") and torch.get_num_threads() != _start["threads"]:
         torch.set_num_threads(_start["threads"])
     try:
@@ -71,6 +73,7 @@ def _torch_defaults():
         torch.autograd.set_detect_anomaly(saved["anomaly"])
         torch.use_deterministic_algorithms(saved["deterministic"])
         torch.set_float32_matmul_precision(saved["precision"])
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved["tf32"]
         if torch.get_num_threads() != saved["threads"]:
             torch.set_num_threads(saved["threads"])
 
