@@ -225,12 +225,19 @@ def enter_as(uid, paths, command):
     os.execv(command[0], command)
 
 
+def gpu_devices():
+    """The NVIDIA device files of this machine (none here), for the lessons' CUDA parts in the sandbox."""
+    return sorted(str(p) for p in Path("/dev").glob("nvidia*") if not p.is_dir())
+
+
 def bwrap_command(config, kernel_args, workdir, uid=None):
     """bwrap's argv; with `uid` (grading as root) no user namespace, and the kernel drops to `uid`."""
     connection_parent = connection_folder(kernel_args)
     unshare = ["--unshare-all"] if uid is None else UNSHARE_ALL_BUT_USER
     command = [bwrap_path(), "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
                *unshare, "--die-with-parent", "--hostname", "grader"]
+    for device in gpu_devices():   # bwrap's /dev is minimal: without these a sandboxed kernel has no CUDA
+        command += ["--dev-bind", device, device]
     for path in ["/tmp", "/root", "/home", *config["hide"]]:
         if Path(path).exists():
             command += ["--tmpfs", str(path)]
