@@ -10,7 +10,7 @@ Other modules import these names (never copy the numbers):
     checker/        CHECKER_READY_S           the checker's wait for a kernel that connected
     sandbox.py      KERNEL_RLIMITS            sandbox.DEFAULT_LIMITS (setrlimit in the kernel's sandbox)
     preload.py      PRELOAD_READY_TIMEOUT_S, PRELOAD_STEP_TIMEOUT_S
-    grade.py        INTERRUPT_STOP_S          how long Ctrl-C may take to stop workers, kernels, preloader
+    workers.py      INTERRUPT_STOP_S          how long Ctrl-C may take to stop workers, kernels, preloader
 
 A run can override the per-run ones (grade_batch(cell_timeout=, notebook_budget=, limits=)); the
 override travels to the workers inside settings.WorkerSettings, not through these module globals.

@@ -17,6 +17,7 @@ class WorkerSettings:
     sandbox: bool                 # kernels run in bubblewrap (sandbox.py)
     preload: bool = True          # kernels are forked from a preloader (preload.py), sandbox only
     preload_socket: str = ""      # set once the preloader listens ("" = none)
+    runtime_dir: str = ""         # the run's folder for kernels' connection files ("" = each worker makes one)
     cell_timeout_s: int = limits.CELL_TIMEOUT_S
     notebook_budget_s: int = limits.NOTEBOOK_BUDGET_S
     kernel_rlimits: dict = field(default_factory=limits.kernel_rlimits)
@@ -31,3 +32,6 @@ class WorkerSettings:
 
     def with_preload_socket(self, path):
         return replace(self, preload_socket=str(path or ""))
+
+    def with_runtime_dir(self, path):
+        return replace(self, runtime_dir=str(path or ""))

@@ -71,14 +71,16 @@ def never_block_on_dead_kernels():
     zmq.Context.__del__ = lambda self: None
 
 
-def short_runtime_dir():
+def short_runtime_dir(parent=None):
     """A private (0700) folder with a short path for the kernels' connection files and ipc sockets:
     a unix socket path may not exceed 107 bytes, which a runtime folder inside a deep course
-    directory does (seen with pytest's temporary folders). Removed when the worker ends."""
+    directory does (seen with pytest's temporary folders). Inside `parent` (the run's, which the
+    parent process removes at the end of the run even when it had to kill the worker), else in /tmp;
+    also removed when the worker ends normally."""
     import atexit
     import tempfile
 
-    folder = tempfile.mkdtemp(prefix="rnn-grader-")
+    folder = tempfile.mkdtemp(prefix="w-" if parent else "rnn-grader-", dir=parent or None)
     atexit.register(shutil.rmtree, folder, True)
     return folder
 
@@ -110,7 +112,7 @@ def worker_init(settings):
     work.mkdir(parents=True)
     db = work / "gradebook.db"
     shutil.copyfile(settings.gradebook, db)
-    os.environ["JUPYTER_RUNTIME_DIR"] = short_runtime_dir()
+    os.environ["JUPYTER_RUNTIME_DIR"] = short_runtime_dir(settings.runtime_dir)
     kernels = sandbox.write_kernelspec(work / "jupyter", settings.sandbox, hidden_paths(root), exposed_paths(),
                                        settings.kernel_rlimits)
     os.environ["JUPYTER_PATH"] = os.pathsep.join([str(kernels), os.environ.get("JUPYTER_PATH", "")]).strip(os.pathsep)
@@ -304,12 +306,15 @@ class WorkerPool:
 
     def __init__(self, settings, workers, show_progress=False):
         self.settings, self.workers, self.show_progress = settings, workers, show_progress
-        self.preloader = self.pool = None
+        self.preloader = self.pool = self.runtime = None
 
     def __enter__(self):
+        import tempfile
         from concurrent.futures import ProcessPoolExecutor
         from multiprocessing import get_context
 
+        self.runtime = tempfile.mkdtemp(prefix="rnn-grader-")   # private (0700), short: see short_runtime_dir
+        self.settings = self.settings.with_runtime_dir(self.runtime)
         try:
             self.preloader, self.settings = start_preloader(self.settings)   # imports while the workers start
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
@@ -358,6 +363,7 @@ class WorkerPool:
             if self.pool is not None:
                 self.pool.shutdown(wait=False, cancel_futures=True)
             stop_preloader(self.preloader)
+            shutil.rmtree(self.runtime, ignore_errors=True)
             return len(killed)
         finally:
             if main:
@@ -369,6 +375,7 @@ class WorkerPool:
                 self.pool.shutdown(wait=True)
             finally:
                 stop_preloader(self.preloader)
+                shutil.rmtree(self.runtime, ignore_errors=True)
         else:
             self.kill()
         return False

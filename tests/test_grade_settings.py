@@ -1,0 +1,99 @@
+"""The grader's small parts, in-process: the settings that cross into workers, the limits, the course lock,
+and the process-tree kill that Ctrl-C uses (the real runs are in tests/test_grade_runs.py)."""
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from autograder import limits, sandbox
+from autograder.run_lock import course_lock
+from autograder.settings import WorkerSettings
+from autograder.workers import kill_trees
+
+
+def test_worker_settings_are_typed_picklable_and_default_to_the_limits():
+    settings = WorkerSettings(root="/course", gradebook="/course/gradebook.db", sandbox=True,
+                              kernel_rlimits={"memory_mb": 2048})
+    assert pickle.loads(pickle.dumps(settings)) == settings
+    assert settings.cell_timeout_s == limits.CELL_TIMEOUT_S and settings.notebook_budget_s == limits.NOTEBOOK_BUDGET_S
+    assert settings.kernel_rlimits == {**limits.KERNEL_RLIMITS, "memory_mb": 2048}
+    assert limits.KERNEL_RLIMITS["memory_mb"] != 2048   # the run's override did not change the default
+    with pytest.raises(ValueError, match="unknown kernel limit"):
+        WorkerSettings(root="/c", gradebook="/g", sandbox=False, kernel_rlimits={"memmory_mb": 1})
+    with pytest.raises(ValueError, match="positive"):
+        WorkerSettings(root="/c", gradebook="/g", sandbox=False, cell_timeout_s=0)
+
+
+def test_every_limit_has_one_definition():
+    """The modules that apply a limit take it from limits.py: the same values, and no number of their own
+    (a literal assignment) in their source."""
+    import inspect
+    import re
+
+    from autograder import course_dir, grade, hardened, preload, settings
+
+    assert sandbox.DEFAULT_LIMITS is limits.KERNEL_RLIMITS
+    uses = [(course_dir, "CELL_TIMEOUT_S", limits.CELL_TIMEOUT_S), (preload, "READY_TIMEOUT_S", limits.PRELOAD_READY_TIMEOUT_S),
+            (preload, "STEP_TIMEOUT_S", limits.PRELOAD_STEP_TIMEOUT_S)]
+    for module, name, value in uses:
+        assert getattr(module, name) == value, (module.__name__, name)
+    for module in (course_dir, preload, sandbox, grade, settings, hardened):
+        source = inspect.getsource(module)
+        own = re.findall(r"^\s*(?:DEFAULT_\w+|\w*TIMEOUT\w*|\w*BUDGET\w*|\w*LIMITS)\s*=\s*[\d{]", source, re.M)
+        assert own == [], (module.__name__, own)
+    config = course_dir.CONFIG.format(course_id="c", root="/r", exchange="/e", timeout=limits.CELL_TIMEOUT_S)
+    assert f"c.Execute.timeout = {limits.CELL_TIMEOUT_S}\n" in config
+
+
+def test_a_second_holder_of_the_course_lock_waits_and_says_who_holds_it(tmp_path):
+    said, order = [], []
+    with course_lock(tmp_path):
+        def second():
+            with course_lock(tmp_path, announce=said.append):
+                order.append("second")
+        thread = threading.Thread(target=second)
+        thread.start()
+        time.sleep(0.5)
+        order.append("first done")
+    thread.join(10)
+    assert order == ["first done", "second"]
+    assert len(said) == 1 and f"another grading run (pid {os.getpid()}, started at" in said[0] and "waiting" in said[0]
+    with course_lock(tmp_path, announce=said.append):   # free again: no wait, no message
+        pass
+    assert len(said) == 1
+
+
+def test_kill_trees_leaves_no_process_of_the_tree(tmp_path):
+    """A tree three deep, with a child in its own session (as kernels are): all of it is gone."""
+    script = ("import subprocess, sys, time\n"
+              "subprocess.Popen([sys.executable, '-c', 'import subprocess, sys, time; "
+              "subprocess.Popen([sys.executable, \"-c\", \"import time; time.sleep(300)\"], start_new_session=True); "
+              "time.sleep(300)'])\n"
+              "time.sleep(300)\n")
+    marker = f"RNN_TREE_TEST={os.getpid()}-{time.monotonic_ns()}"
+    root = subprocess.Popen([sys.executable, "-c", script], env=dict(os.environ, RNN_TREE_TEST=marker.split("=")[1]))
+
+    def tree():
+        found = []
+        for entry in os.scandir("/proc"):
+            try:
+                if entry.name.isdigit() and marker.encode() in open(f"/proc/{entry.name}/environ", "rb").read().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+        return found
+    deadline = time.monotonic() + 30
+    while len(tree()) < 3 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(tree()) == 3
+    started = time.monotonic()
+    killed = kill_trees([root.pid])
+    root.wait(10)
+    assert time.monotonic() - started < limits.INTERRUPT_STOP_S
+    assert len(killed) == 3
+    time.sleep(0.5)
+    assert tree() == []
