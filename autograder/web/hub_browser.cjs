@@ -177,9 +177,13 @@ async function studentFeedback(browser, student) {
   await page.click(fetch);
   await page.waitForSelector(`${row('submitted_assignments_list')} a:has-text("view feedback")`, { timeout: STEP_MS });
   await shot(page, '6-student-fetched-feedback');
-  const listing = await page.evaluate(async (url) => (await fetch(url)).json(),
-    `${spec.url}/user/${student.name}/api/contents/${spec.lesson}/feedback`);
-  const stamp = listing.content.map((c) => c.name).sort().pop();
+  // the feedback folder is named after the submission's time stamp, shown in the row
+  const rowText = await page.locator(row('submitted_assignments_list')).first().innerText();
+  const stamp = rowText.match(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)? UTC/)[0];
+  await page.click(`${row('submitted_assignments_list')} a:has-text("view feedback")`);
+  await page.waitForSelector(`.jp-DirListing-item:has-text("${spec.lesson}.html")`, { timeout: STEP_MS });
+  result.seen.feedback_folder = await page.locator('.jp-BreadCrumbs').innerText();
+  await shot(page, '6b-student-feedback-folder');
   await page.goto(`${spec.url}/user/${student.name}/files/${spec.lesson}/feedback/${encodeURIComponent(stamp)}/${spec.lesson}.html`);
   result.seen.feedback_text = await page.evaluate(() => document.body.innerText);
   await shot(page, '7-student-reads-feedback');
