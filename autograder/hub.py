@@ -393,12 +393,17 @@ def start(hub, wait=True, log=None):
 def stop(hub):
     """Stop JupyterHub, its proxy and every server it started (they run in its session or as the users)."""
     if hub.process and hub.process.poll() is None:
-        os.killpg(hub.process.pid, signal.SIGTERM)
+        hub.process.terminate()   # the hub alone first: it stops the servers and its proxy itself
         try:
-            hub.process.wait(30)
+            hub.process.wait(20)
         except subprocess.TimeoutExpired:
-            os.killpg(hub.process.pid, signal.SIGKILL)
-            hub.process.wait(10)
+            pass
+    if hub.process:
+        try:
+            os.killpg(hub.process.pid, signal.SIGKILL)   # whatever is left of its session (the proxy)
+        except ProcessLookupError:
+            pass
+        hub.process.wait(10)
     for name in [hub.instructor, *hub.students]:   # single-user servers left behind
         if user_exists(name):
             subprocess.run(["pkill", "-TERM", "-u", name], capture_output=True)
