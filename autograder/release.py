@@ -56,6 +56,7 @@ def generate(root, lessons):
             raise ReleaseError(f"nbgrader could not release {lesson_id}:\n{result.get('error') or result.get('log')}")
         path = released_notebook(root, lesson_id)
         strip_slide_cells_in(path)
+        stub_answers_in(path)
         released.append(path)
     return released
 
@@ -69,6 +70,29 @@ def strip_slide_cells_in(path):
     notebook = nbformat.read(str(path), as_version=4)
     if any(is_slide_only(cell) for cell in notebook.cells):
         notebook.cells = [cell for cell in notebook.cells if not is_slide_only(cell)]
+        nbformat.write(notebook, str(path))
+
+
+ANSWER_PREFIX = "answer_"
+NBGRADER_STUB = "# YOUR CODE HERE\nraise NotImplementedError()"
+
+
+def stub_answers_in(path):
+    """A concept question's answer cell (a solution cell whose grade_id is the variable it assigns,
+    `answer_...`) is released as `answer_... = None  # YOUR ANSWER HERE` instead of nbgrader's
+    `raise NotImplementedError()`: the student replaces None (course.quiz, autograder/checks/concepts.py)."""
+    import nbformat
+
+    notebook = nbformat.read(str(path), as_version=4)
+    changed = False
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        grade_id = meta.get("grade_id", "")
+        if cell.cell_type == "code" and meta.get("solution") and grade_id.startswith(ANSWER_PREFIX) \
+                and NBGRADER_STUB in cell.source:
+            cell.source = cell.source.replace(NBGRADER_STUB, f"{grade_id} = None  # YOUR ANSWER HERE")
+            changed = True
+    if changed:
         nbformat.write(notebook, str(path))
 
 

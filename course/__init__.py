@@ -7,6 +7,7 @@
 - `course.grading_mode`, `course.budget`, `course.progress`: short runs while nbgrader grades.
 - `course.plotting`: the figures of the lessons.
 - `course.layout`: NumPy <-> torch.nn weight layout conversion.
+- `course.quiz.check_form`: the visible check of a concept question's answer (its form, not its value).
 - `course.ok`, `course.tr`: a check's success line and any message in the student's language
   (English, or Vietnamese in the Vietnamese edition: see `course.i18n`).
 
@@ -26,11 +27,12 @@ from course.examples import example_inputs, rng
 from course.grading import budget, grading_mode, progress
 from course.i18n import install_figure_translation, language, translate as tr
 from course.numerics import numeric_gradient, rel_error
+from course import quiz  # concept questions: course.quiz.check_form
 
 install_figure_translation()
 
 __all__ = [
     "CheckFailed", "check_close", "check_gradients", "check_inputs_unchanged", "check_shape", "check_true",
     "device", "exact_float32", "example_inputs", "rng", "budget", "grading_mode", "progress",
-    "numeric_gradient", "rel_error", "ok", "tr", "language",
+    "numeric_gradient", "rel_error", "ok", "tr", "language", "quiz",
 ]

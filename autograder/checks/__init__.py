@@ -28,14 +28,14 @@ def question(name):
 
 
 def load_all():
-    """Import every lesson module of this package (they register their questions).
+    """Import every lesson module of this package, and `concepts` (they register their questions).
 
     A lesson module that fails to import is remembered, not raised: it must not stop the grading
     of the other lessons.
     """
     for info in pkgutil.iter_modules(__path__):
         name = f"{__name__}.{info.name}"
-        if info.name.startswith("lesson") and name not in IMPORT_ERRORS:
+        if (info.name.startswith("lesson") or info.name == "concepts") and name not in IMPORT_ERRORS:
             try:
                 importlib.import_module(name)
             except Exception as error:

@@ -186,3 +186,19 @@ def masked_cross_entropy_torch(logits, targets, pad_id=PAD):
     nll = -log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     mask = (targets != pad_id).to(logits.dtype)
     return (nll * mask).sum() / mask.sum()
+
+
+# Your answer: a string
+answer_shape_digits = "many-to-one"   # a sequence of frames in, one label out
+
+
+# Your answer: a string
+answer_shape_headline = "many-to-many unaligned"   # a long sequence in, a shorter one out
+
+
+# Your answer: a tuple of ints
+answer_onehot_shape = (32, 20, 65)   # one axis of size V added after the axes of ids
+
+
+# Your answer: a whole number (int)
+answer_embedding_params = 65 * 16   # one row of D numbers per token

@@ -108,3 +108,15 @@ class TorchRNN(torch.nn.Module):
                            + h @ self.weight_hh_l0.T + self.bias_hh_l0)
             states.append(h)
         return torch.stack(states, dim=1), h[None]
+
+
+# Your answer: a whole number (int)
+answer_rnn_params = 10 * 20 + 20 * 20 + 20 + 20   # W_ih, W_hh, b_ih, b_hh
+
+
+# Your answer: a tuple of ints
+answer_rnn_output_shape = (4, 7, 20)   # (N, T, H): the state of every step
+
+
+# Your answer: a whole number (int)
+answer_rnn_params_long = 10 * 20 + 20 * 20 + 20   # Wx, Wh, b: the same at every step, whatever T

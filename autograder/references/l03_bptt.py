@@ -178,3 +178,15 @@ class RNNFunction(torch.autograd.Function):
             db = db + da.sum(dim=0)
             dprev_h = da @ Wh.T
         return dx, dprev_h, dWx, dWh, db
+
+
+# Your answer: a tuple of ints
+answer_grad_shape = (10, 20)   # the shape of Wx, (D, H)
+
+
+# Your answer: a list of numbers
+answer_clipped_gradient = [3.0, 4.0]   # norm 10 -> 5: every component halved
+
+
+# Your answer: a string
+answer_vanishing = "vanishes"   # like 0.5 ** k

@@ -270,3 +270,19 @@ class FastLSTM(TorchLSTM):
             h, c = self.cell(torch.addmm(xp_t, h, W_hh_T), c)
             outputs.append(h)
         return torch.stack(outputs, dim=1), (h.unsqueeze(0), c.unsqueeze(0))
+
+
+# Your answer: a whole number (int)
+answer_lstm_params = 4 * (20 * 10 + 20 * 20 + 20 + 20)   # i, f, g, o: W_ih, W_hh, b_ih, b_hh each
+
+
+# Your answer: a string
+answer_lstm_erase = "forget"
+
+
+# Your answer: a number
+answer_lstm_worked_example = 1.0   # sigma(92), sigma(177), sigma(136) are 1 to many decimals: the gate is saturated open
+
+
+# Your answer: a string
+answer_lstm_expose = "output"

@@ -145,3 +145,15 @@ class TorchGRU(nn.Module):
             h = (1 - z) * n + z * h
             outputs.append(h)
         return torch.stack(outputs, dim=1), h.unsqueeze(0)
+
+
+# Your answer: a whole number (int)
+answer_gru_params = 3 * (20 * 10 + 20 * 20 + 20 + 20)   # r, z, n: W_ih, W_hh, b_ih, b_hh each
+
+
+# Your answer: a number
+answer_gru_copy = 0   # h_t = 1 * h_{t-1} + 0 * candidate
+
+
+# Your answer: a string
+answer_gru_candidate_gate = "reset"

@@ -210,3 +210,19 @@ def beam_search(step_fn, start_state, bos, eos, beam_size, max_len):
             break
     finished += [(tokens, score) for tokens, score, _ in alive]
     return max(finished, key=lambda f: f[1])
+
+
+# Your answer: a tuple of ints
+answer_bilstm_shape = (4, 7, 32)   # both directions of the last layer, concatenated
+
+
+# Your answer: a number
+answer_temperature = 2   # z / 2 shrinks the gaps between the logits
+
+
+# Your answer: a string
+answer_teacher_forcing = "b"
+
+
+# Your answer: a string
+answer_captioning_shape = "one-to-many"   # one image in, a sentence out
