@@ -516,6 +516,7 @@ def main(args):
     print(f"\nThe class is at {hub.url}  (Ctrl+C stops it)\n\nLog in as (passwords also in {hub.class_dir / 'passwords.txt'}):")
     for name, password in hub.passwords.items():
         print(f"  {name:<16} {password}{'   (instructor: Nbgrader > Formgrader)' if name == hub.instructor else ''}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))   # `kill` stops the class as Ctrl+C does
     start(hub, wait=False)
     try:
         return hub.process.wait()

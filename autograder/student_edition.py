@@ -42,8 +42,9 @@ COURSE_DEPENDENCIES = ("numpy", "torch", "matplotlib", "tqdm")
 STUDENT_TOOLS = ("jupyterlab", "notebook", "ipykernel")
 # data files of the course package that a wheel must carry (setuptools leaves out non-.py files by default)
 COURSE_PACKAGE_DATA = ("data/*", "locale/*/*.json")
-HIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "autograder.checks",
-                  "autograder.references")
+HIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+# packages of the grader's side: code in the edition that imports one of these needs what students do not get
+GRADER_PACKAGES = ("autograder", "solutions")
 # solution bodies smaller than this (AST nodes) are too generic to count as a leak ("return x")
 MIN_BODY_NODES = 8
 
@@ -385,8 +386,22 @@ def solution_leaks(folder, solutions=SOLUTIONS):
         rel = path.relative_to(folder).as_posix()
         found += [(hit, "marker") for hit in marker_hits(rel, path.read_bytes())]
         for where, source in code_blocks(path):
-            found += leaks_in(f"{rel}{where[len(path.name):]}", source, secrets)
+            place = f"{rel}{where[len(path.name):]}"
+            found += leaks_in(place, source, secrets)
+            found += [(place, f"imports {name}") for name in grader_imports(source)]
     return found
+
+
+def grader_imports(source):
+    """Modules of the grader's side (autograder.*, solutions) that a piece of code imports."""
+    tree = parse_code(source)
+    names = []
+    for node in ast.walk(tree) if tree else ():
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+    return sorted({n for n in names if n.split(".")[0] in GRADER_PACKAGES})
 
 
 def given_by_later_lesson(place, what):
@@ -394,4 +409,4 @@ def given_by_later_lesson(place, what):
     on purpose (lesson 3 gives lesson 2's forward functions, read-only). Such a lesson belongs in an
     edition only once A's deadline has passed."""
     match = re.match(r"^lessons/(?:[a-z]+/)?(\d\d_[a-z0-9_]+)\.ipynb cell \d+$", place)
-    return bool(match) and what != "marker" and what.split(":")[0] < match.group(1)
+    return bool(match) and re.match(r"^\d\d_", what) is not None and what.split(":")[0] < match.group(1)

@@ -110,6 +110,9 @@ def test_leak_detector_finds_disguised_solutions(tmp_path):
     assert "rnn_step_forward" not in module.read_text() and "prev_h" not in module.read_text()
     assert (str(module.name) + "", f"{LESSON}: rnn_step_forward") in SE.leaks_in("helper.py", module.read_text(), secrets)
     assert disguised is not None
+    # a grade cell that imports the grader's side is found; a docstring that names it is not code
+    assert SE.grader_imports("from autograder.in_kernel import run\nimport numpy\n") == ["autograder.in_kernel"]
+    assert SE.grader_imports('"""as autograder.checks does"""\n') == []
     # and code that is only similar is not taken for a solution
     assert SE.leaks_in("x.py", "def f(x):\n    raise NotImplementedError()\n", secrets) == []
 
