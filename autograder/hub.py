@@ -325,14 +325,14 @@ def setup_class(class_dir=DEFAULT_CLASS_DIR, roster=EXAMPLE_ROSTER, instructor="
         if path == Path("/"):
             break
         path.chmod(path.stat().st_mode | stat.S_IXOTH)
-    edition_dir = build_edition(class_dir / "student-edition", archive=False)
+    state = class_dir / "hub"
+    state.mkdir(exist_ok=True)
+    state.chmod(0o700)   # private: password hashes, and the edition's later lessons (lesson 3 holds lesson 2's answers)
+    edition_dir = build_edition(state / "student-edition", lessons=lessons, archive=False)
     env_dir = ensure_env(env_dir, edition_dir.wheel)
 
     say(f"users: instructor {instructor}, {len(members)} student(s)")
     entries = {name: ensure_user(name) for name in [instructor] + [m.id for m in members]}
-    state = class_dir / "hub"
-    state.mkdir(exist_ok=True)
-    state.chmod(0o700)
     known = json.loads((state / "plain.json").read_text()) if (state / "plain.json").exists() else {}
     passwords = {}
     for name in [instructor] + [m.id for m in members]:

@@ -47,6 +47,36 @@ def test_lab_starts_as_root_with_a_warning(capsys):
     assert "--allow-root" not in lab_command(euid=1000)
 
 
+def test_lab_really_starts_as_root(tmp_path):
+    """`python3 -m autograder lab` as root: JupyterLab serves (before, it stopped at "Running as root")."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("not root: nothing to show")
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, RNN_COURSE_USE_CURRENT_PYTHON="1", JUPYTER_RUNTIME_DIR=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "lab", "--no-browser", "--ip=127.0.0.1",
+                                f"--port={port}", "--IdentityProvider.token=abc"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        deadline, status = time.monotonic() + 90, None
+        while time.monotonic() < deadline and process.poll() is None and status != 200:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/status?token=abc", timeout=2) as answer:
+                    status = answer.status
+            except OSError:
+                time.sleep(0.5)
+    finally:
+        os.killpg(process.pid, 15)
+        output = process.communicate(timeout=30)[0]
+    assert status == 200, output[-2000:]
+    assert "warning: running as root" in output and "Running as root is not recommended" not in output
+
+
 def test_roster_is_read_and_checked(tmp_path):
     roster = tmp_path / "roster.csv"
     roster.write_text("id,first_name,last_name,email,password\nan,An,Nguyễn,an@x.edu,\nbinh,Bình,,,s3cret\n",
