@@ -212,6 +212,57 @@ def beam_search(step_fn, start_state, bos, eos, beam_size, max_len):
     return max(finished, key=lambda f: f[1])
 
 
+class CaptionDecoder(nn.Module):
+    """An LSTM decoder that writes a caption from image features v (N, F)."""
+
+    def __init__(self, feature_size, vocab_size, word_size=32, state_size=96):
+        super().__init__()
+        self.picture_to_h = nn.Linear(feature_size, state_size)                 # h_0 = tanh(W_v v + b_v)
+        self.word_vectors = nn.Embedding(vocab_size, word_size)
+        self.lstm = nn.LSTM(word_size + feature_size, state_size, batch_first=True)
+        self.to_logits = nn.Linear(state_size, vocab_size)
+
+    def start_state(self, v):
+        """The state before the first word: h_0 = tanh(picture_to_h(v)), c_0 = 0, each (1, N, H)."""
+        h_start = torch.tanh(self.picture_to_h(v)).unsqueeze(0)
+        return h_start, torch.zeros_like(h_start)
+
+    def forward(self, v, tokens, state=None):
+        """v (N, F) float, tokens (N, T) long -> (logits (N, T, V), (h, c) each (1, N, H)).
+
+        state None: start from start_state(v); otherwise continue from state.
+        The input of step t is [word_vectors(tokens[:, t]); v] (the word first).
+        """
+        if state is None:
+            state = self.start_state(v)
+        picture = v[:, None, :].repeat(1, tokens.shape[1], 1)   # the same v beside every word
+        states, state = self.lstm(torch.cat((self.word_vectors(tokens), picture), dim=-1), state)
+        return self.to_logits(states), state
+
+
+def greedy_caption(decoder, v, bos, eos, max_len):
+    """Greedy decoding of a batch: decoder(v, token (N, 1), state) -> (logits (N, 1, V), state).
+
+    Returns a list of N lists of int ids: each row's argmax words up to (not including) its first eos,
+    at most max_len words. One decoder call per step for the whole batch; stop when every row has ended.
+    """
+    N = v.shape[0]
+    token = torch.full((N, 1), bos, dtype=torch.long, device=v.device)
+    state, words, ended = None, [[] for _ in range(N)], [False] * N
+    for _ in range(max_len):
+        logits, state = decoder(v, token, state)
+        token = logits[:, -1].argmax(dim=1, keepdim=True)
+        for n, word in enumerate(token[:, 0].tolist()):
+            if not ended[n]:
+                if word == eos:
+                    ended[n] = True
+                else:
+                    words[n].append(int(word))
+        if all(ended):
+            break
+    return words
+
+
 # Your answer: a tuple of ints
 answer_bilstm_shape = (4, 7, 32)   # both directions of the last layer, concatenated
 
