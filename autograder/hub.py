@@ -198,7 +198,10 @@ def user_exists(name):
 
 
 def ensure_user(name):
-    """A system user with a private home folder; returns its passwd entry."""
+    """A system user with a private home folder; returns its passwd entry. An account the hub did not make
+    (root, a service, a person's own) is never taken over."""
+    if user_exists(name) and pwd.getpwnam(name).pw_gecos.split(",")[0] != MARK:
+        raise HubError(f"the system user {name!r} exists and was not made by the hub: give the roster another id")
     if not user_exists(name):
         subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", "--comment", MARK, name], check=True,
                        capture_output=True)
