@@ -15,7 +15,8 @@ Where things are (the class folder, default /srv/rnn-course-hub; --dir):
     exchange/       nbgrader's filesystem exchange (release, fetch, submit, feedback)
     jupyter/student, jupyter/instructor   the Jupyter configuration each role's server reads first
                     ($JUPYTER_CONFIG_PATH): the course id and the exchange; formgrader off for students
-    hub/            JupyterHub's state, settings.json, passwords.json (scrypt hashes, mode 600)
+    hub/            (mode 700) JupyterHub's state, settings.json, passwords.json (scrypt hashes), the
+                    student edition the course wheel is built from, the submissions `hub grade` collected
     passwords.txt   the generated passwords, to hand out (mode 600)
     ~instructor/rnn-course/   the nbgrader course directory, in the instructor's home (formgrader only
                     works on a course inside the server's root folder)
