@@ -10,6 +10,7 @@
     python3 -m autograder export [--check]     regenerate autograder/references/ from solutions/
     python3 -m autograder grade FOLDER         grade a folder of submissions, write reports under build/grades/
                          [--db-url postgresql://...]   (the gradebook in PostgreSQL instead of SQLite)
+                         [--cluster tcp://HOST:8786]   (grade on a Dask cluster's workers)
     python3 -m autograder export-grades        the gradebook as canvas.csv and moodle.csv (one column per lesson) in build/grades/
                          [--format canvas|moodle|both] [--missing blank|zero]
     python3 -m autograder hub [--roster CSV]   a class on JupyterHub (as root): login, assignment list, formgrader
@@ -102,7 +103,7 @@ def cmd_grade(args):
 
     try:
         run = grade_batch(args.folder, lessons=args.lessons, show_progress=not args.quiet, workers=args.workers,
-                          sandbox_mode=args.sandbox, db_url=args.db_url)
+                          sandbox_mode=args.sandbox, db_url=args.db_url, cluster=args.cluster)
     except GradingInterrupted as stop:   # Ctrl-C: workers, kernels and the preloader are already gone
         import signal
 
@@ -235,6 +236,9 @@ def parser():
     grade.add_argument("--db-url", metavar="URL",
                        help="gradebook database, e.g. postgresql://user:password@host:5432/db (default: SQLite "
                             "build/course/gradebook.db; the course directory remembers the last URL given)")
+    grade.add_argument("--cluster", metavar="tcp://HOST:8786",
+                       help="grade on the workers of this Dask scheduler (autograder/cluster.py; GRADING.md) "
+                            "instead of local processes")
     grade.set_defaults(run=cmd_grade)
     grades = sub.add_parser("export-grades", help="the gradebook as CSV for Canvas and Moodle (one column per lesson)")
     grades.add_argument("--format", choices=["canvas", "moodle", "both"], default="both")

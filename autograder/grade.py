@@ -176,6 +176,15 @@ def add_scores(api, root, outcomes):
                 outcome.score, outcome.max_score = 0.0, lesson_max_score(gradebook, outcome.lesson)
 
 
+def pool_for(settings, workers, show_progress, cluster=None, sandbox_mode="auto"):
+    """Local worker processes, or a Dask cluster's workers (cluster.py) when `cluster` is its address."""
+    if cluster:
+        from autograder.cluster import ClusterPool
+
+        return ClusterPool(cluster, settings, sandbox_mode, show_progress)
+    return WorkerPool(settings, workers, show_progress)
+
+
 @contextmanager
 def ctrl_c_after():
     """Ctrl-C during the block takes effect at its end: a submission's grades are recorded whole or
@@ -212,7 +221,7 @@ def no_ctrl_c():
 
 def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=SOLUTIONS, workers=None,
                 sandbox_mode="auto", notebook_budget=NOTEBOOK_BUDGET_S, cell_timeout=None, limits=None,
-                db_url=None, preload=True):
+                db_url=None, preload=True, cluster=None):
     """Grade every submission found in `folder`; returns a GradingRun.
 
     workers: worker processes (default: one per core). sandbox_mode: 'auto' (bubblewrap when it
@@ -223,6 +232,8 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
     course directory was configured with before, else SQLite gradebook.db in it).
     preload: sandboxed kernels are forked from a preloader that has imported numpy/torch/matplotlib/
     ipykernel once (autograder/preload.py) instead of starting Python and importing them each time.
+    cluster: a Dask scheduler's address (tcp://host:8786): each notebook is graded by a worker of that
+    cluster (cluster.py) instead of local processes; the rest of the run is the same.
     Another run on the same course directory is waited for (run_lock.py). Ctrl-C raises
     GradingInterrupted (a KeyboardInterrupt) within seconds; the grades saved before it are kept.
     """
@@ -255,7 +266,7 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
                               not_graded=sorted(not_graded))
         try:
             if tasks:
-                with api.gradebook as gradebook, WorkerPool(settings, workers, show_progress) as pool:
+                with api.gradebook as gradebook, pool_for(settings, workers, show_progress, cluster, sandbox_mode) as pool:
                     for result in pool.results(tasks):
                         key = (result["student"], result["lesson"])
                         with ctrl_c_after():

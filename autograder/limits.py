@@ -11,6 +11,7 @@ Other modules import these names (never copy the numbers):
     sandbox.py      KERNEL_RLIMITS            sandbox.DEFAULT_LIMITS (setrlimit in the kernel's sandbox)
     preload.py      PRELOAD_READY_TIMEOUT_S, PRELOAD_STEP_TIMEOUT_S
     workers.py      INTERRUPT_STOP_S          how long Ctrl-C may take to stop workers, kernels, preloader
+    cluster.py      CLUSTER_*                 a Dask cluster's bounds on lost workers, retries, connecting
 
 A run can override the per-run ones (grade_batch(cell_timeout=, notebook_budget=, limits=)); the
 override travels to the workers inside settings.WorkerSettings, not through these module globals.
@@ -37,6 +38,12 @@ PRELOAD_STEP_TIMEOUT_S = 60    # each step of forking a kernel into its sandbox
 
 # ---------------------------------------------------------------------------- the run itself
 INTERRUPT_STOP_S = 5          # Ctrl-C: workers, kernels and the preloader are gone within this
+
+# ---------------------------------------------------------------------------- a Dask cluster (cluster.py)
+CLUSTER_ALLOWED_FAILURES = 2  # workers a notebook's task may lose (died while running it) and still be re-run;
+                              # one more loss marks the notebook failed (Dask's KilledWorker), the batch goes on
+CLUSTER_RETRIES = 1           # re-runs of a task that raised on its worker (e.g. no sandbox under --sandbox require)
+CLUSTER_CONNECT_S = 30        # connecting to the scheduler
 
 
 def kernel_rlimits(overrides=None):

@@ -89,7 +89,12 @@ def leave_ctrl_c_to_the_parent():
     """Ctrl-C in a terminal reaches every process of the foreground group, workers included. A worker
     ignores it (the parent stops the workers itself, see WorkerPool) with a handler rather than
     SIG_IGN, so that the kernels it starts do not inherit an ignored SIGINT; the parent started it
-    with SIGINT blocked, so no Ctrl-C got in before this."""
+    with SIGINT blocked, so no Ctrl-C got in before this. A Dask worker (cluster.py) initialises in a
+    task's thread, where signal handlers cannot be set: its own process handles signals there."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 

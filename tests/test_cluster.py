@@ -1,0 +1,192 @@
+"""Grading on a real Dask cluster (autograder/cluster.py): a `dask scheduler` and two `dask worker`
+processes on 127.0.0.1. The cluster's grades equal a local run's, question by question; a second run of
+the same batch replaces the grades (no second copy); a worker killed while it grades a notebook loses
+nothing: every grade arrives exactly once."""
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder.demo import buggy_edit, released_lesson, submission
+from autograder.workers import kill_trees
+
+distributed = pytest.importorskip("distributed", reason="distributed (Dask) is not installed: pip install -r requirements.txt")
+
+LESSON = "02_vanilla_rnn"
+SLEEP_S = 30
+pytestmark = pytest.mark.slow
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    """A scheduler and named workers as subprocesses (each in its own session: killed as a tree)."""
+
+    def __init__(self, folder):
+        self.folder, self.processes = Path(folder), {}
+        self.address = f"tcp://127.0.0.1:{free_port()}"
+        self.env = dict(os.environ)
+
+    def start(self, name, *args):
+        log = open(self.folder / f"{name}.log", "wb")
+        self.processes[name] = subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log,
+                                                stderr=subprocess.STDOUT, env=self.env, start_new_session=True)
+
+    def worker(self, name):
+        self.start(name, "worker", self.address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                   "--name", name, "--local-directory", str(self.folder / name))
+
+    def kill(self, name):
+        process = self.processes.pop(name)
+        kill_trees([process.pid])
+        process.wait(timeout=30)
+
+    def stop(self):
+        for name in list(self.processes):
+            self.kill(name)
+
+    def log(self, name):
+        return (self.folder / f"{name}.log").read_text(errors="replace")[-3000:]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    from distributed import Client
+
+    cluster = Cluster(tmp_path_factory.mktemp("dask"))
+    try:
+        port = cluster.address.rsplit(":", 1)[1]
+        cluster.start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", port, "--no-dashboard")
+        cluster.worker("w1")
+        cluster.worker("w2")
+        try:
+            client = Client(cluster.address, timeout=60, set_as_default=False)
+            client.wait_for_workers(2, timeout=120)
+        except Exception as error:
+            pytest.skip(f"Dask could not start a scheduler and two workers here ({type(error).__name__}: {error}); "
+                        f"scheduler log: {cluster.log('scheduler')[-500:]}")
+        yield cluster, client
+        client.close()
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """Two course directories with lesson 2 released (one graded locally, one on the cluster) and the
+    class: ada (full solutions), ben (blank), chi (the demo's bug)."""
+    base = tmp_path_factory.mktemp("cluster-course")
+    local_root, released, sources = released_lesson(base / "local", LESSON)
+    cluster_root, _, _ = released_lesson(base / "cluster", LESSON)
+    folder = base / "class"
+    folder.mkdir()
+    nbformat.write(submission(released, sources), str(folder / f"ada__{LESSON}.ipynb"))
+    (folder / f"ben__{LESSON}.ipynb").write_bytes(released.read_bytes())
+    nbformat.write(submission(released, sources, buggy_edit(LESSON)), str(folder / f"chi__{LESSON}.ipynb"))
+    return local_root, cluster_root, folder, released, sources
+
+
+def by_question(run):
+    return {(o.student, q.name): (q.score, q.max_score) for o in run.outcomes for q in o.questions}
+
+
+def gradebook_rows(root):
+    """(submissions, grade rows, {student: number of submissions}) of the lesson, read with sqlite3."""
+    with sqlite3.connect(Path(root) / "gradebook.db") as db:
+        per_student = dict(db.execute(
+            "SELECT student.id, COUNT(*) FROM submitted_assignment JOIN student ON student_id = student.id "
+            "JOIN assignment ON submitted_assignment.assignment_id = assignment.id WHERE assignment.name = ? "
+            "GROUP BY student.id", (LESSON,)).fetchall())
+        grades = db.execute(
+            "SELECT COUNT(*) FROM grade JOIN submitted_notebook ON grade.notebook_id = submitted_notebook.id "
+            "JOIN submitted_assignment ON submitted_notebook.assignment_id = submitted_assignment.id "
+            "JOIN assignment ON submitted_assignment.assignment_id = assignment.id WHERE assignment.name = ?",
+            (LESSON,)).fetchone()[0]
+        cells = db.execute("SELECT COUNT(*) FROM grade_cells JOIN base_cell ON grade_cells.id = base_cell.id "
+                           "JOIN notebook ON base_cell.notebook_id = notebook.id "
+                           "JOIN assignment ON notebook.assignment_id = assignment.id WHERE assignment.name = ?",
+                           (LESSON,)).fetchone()[0]
+    return per_student, grades, cells
+
+
+def test_cluster_grades_equal_a_local_run_and_a_second_run_replaces_them(cluster, course):
+    from autograder.grade import grade_batch
+
+    (_, client), (local_root, cluster_root, folder, _, _) = cluster, course
+    local = grade_batch(folder, local_root, [LESSON], show_progress=False, workers=2)
+    remote = grade_batch(folder, cluster_root, [LESSON], show_progress=False, cluster=cluster[0].address)
+    assert [(o.student, o.status) for o in remote.outcomes] == [(o.student, "graded") for o in local.outcomes], \
+        [(o.student, o.status, o.message) for o in remote.outcomes]
+    assert by_question(remote) == by_question(local)
+    scores = {o.student: o.score for o in remote.outcomes}
+    assert scores["ada"] == remote.outcomes[0].max_score > scores["chi"] > scores["ben"] == 0
+    for outcome in remote.outcomes:   # the worker's files, written into this course directory
+        assert outcome.feedback and outcome.feedback.exists() and outcome.feedback.is_relative_to(cluster_root)
+        assert (cluster_root / "autograded" / outcome.student / LESSON / f"{LESSON}.ipynb").exists()
+    assert any(q.output for o in remote.outcomes for q in o.questions if q.score < q.max_score)
+
+    per_student, grades, cells = gradebook_rows(cluster_root)
+    assert per_student == {"ada": 1, "ben": 1, "chi": 1} and grades == 3 * cells > 0
+    again = grade_batch(folder, cluster_root, [LESSON], show_progress=False, cluster=cluster[0].address)
+    assert by_question(again) == by_question(local)
+    assert gradebook_rows(cluster_root) == (per_student, grades, cells)
+
+
+def sleeping_edit():
+    """The full solution; the first solution cell sleeps first (time to kill its worker)."""
+    first = []
+
+    def edit(grade_id, source):
+        if not first:
+            first.append(grade_id)
+            return f"import time\ntime.sleep({SLEEP_S})\n{source}"
+        return source
+    return edit
+
+
+def test_a_worker_killed_mid_notebook_loses_nothing_and_doubles_nothing(cluster, course, tmp_path):
+    from autograder.grade import grade_batch
+
+    (dask, client), (_, cluster_root, folder, released, sources) = cluster, course
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    for path in folder.iterdir():
+        (batch / path.name).write_bytes(path.read_bytes())
+    nbformat.write(submission(released, sources, sleeping_edit()), str(batch / f"dee__{LESSON}.ipynb"))
+    results = {}
+    thread = threading.Thread(target=lambda: results.update(run=grade_batch(
+        batch, cluster_root, [LESSON], show_progress=False, cluster=dask.address)), daemon=True)
+    thread.start()
+
+    deadline, victim = time.monotonic() + 240, None
+    while victim is None and time.monotonic() < deadline and thread.is_alive():
+        for address, keys in client.processing().items():
+            if any(str(key).startswith("grade-dee-") for key in keys):
+                victim = client.scheduler_info(n_workers=-1)["workers"][address]["name"]
+        time.sleep(0.5)
+    assert victim, "the sleeping notebook never started on a worker"
+    time.sleep(SLEEP_S / 3)   # its worker is inside the sleeping cell (workers are warm from the test before)
+    dask.kill(victim)
+    thread.join(timeout=400)
+    assert not thread.is_alive(), "the batch did not finish after its worker was killed"
+
+    run = results["run"]
+    keys = [(o.student, o.lesson) for o in run.outcomes]
+    assert sorted(keys) == sorted(set(keys)) == [(s, LESSON) for s in ("ada", "ben", "chi", "dee")]
+    assert all(o.status == "graded" for o in run.outcomes), [(o.student, o.message) for o in run.outcomes]
+    scores = {o.student: o.score for o in run.outcomes}
+    assert scores["dee"] == scores["ada"] > scores["chi"] > scores["ben"] == 0
+    per_student, grades, cells = gradebook_rows(cluster_root)
+    assert per_student == {"ada": 1, "ben": 1, "chi": 1, "dee": 1} and grades == 4 * cells
+    assert len(client.scheduler_info(n_workers=-1)["workers"]) == 1   # the other one did the rest
