@@ -116,6 +116,7 @@ def test_ctrl_c_stops_within_seconds_and_keeps_the_saved_grades(course, tmp_path
         if run.poll() is None:
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
+    print(f"Ctrl-C stopped the run in {took:.1f} s")
     assert took < 2 * INTERRUPT_STOP_S, f"Ctrl-C took {took:.1f} s to stop the run"
     assert run.returncode == 130, (run.returncode, stderr[-3000:])
     assert "Traceback" not in stderr + stdout, stderr[-3000:]
