@@ -10,6 +10,8 @@ port, Debian's Chromium driven by autograder/web/hub_browser.cjs:
 4. `hub grade` collects from the exchange, grades with this project's grader and releases the feedback;
 5. student 1 fetches the feedback and reads the score; the instructor sees both in formgrader.
 
+Between 3 and 4, student 2 tries to read student 1's notebook and the exchange's submissions, as itself.
+
 The expected points come from the solution notebook's grade cells (nbgrader metadata), not from the grader.
 Screenshots: build/test-artifacts/hub/. Everything the test started (hub, servers, users, folders) is
 removed at the end. Skipped, with the reason, when not root (the hub needs real users), or when Chromium,
@@ -188,6 +190,12 @@ def test_a_class_on_jupyterhub_in_the_browser():
         assert check.count("OK") >= 2 and "rnn_step_forward" in check and "Error" not in check, check
         inbound = list((hub.exchange / "rnn-course" / "inbound").iterdir())
         assert sorted(p.name.split("+")[0] for p in inbound) == sorted(students)
+        # one student cannot read the other's work: not in the home folder, not in the exchange
+        own = Path(os.path.expanduser(f"~{students[0]}")) / LESSON / f"{LESSON}.ipynb"
+        for command in (["cat", str(own)], ["ls", str(hub.exchange / "rnn-course" / "inbound")]):
+            as_other = subprocess.run(["runuser", "-u", students[1], "--", *command], capture_output=True, text=True)
+            assert as_other.returncode != 0 and "Permission denied" in as_other.stderr, (command, as_other)
+        assert subprocess.run(["runuser", "-u", students[0], "--", "cat", str(own)], capture_output=True).returncode == 0
 
         # 4: collect, grade with this project's grader, release feedback
         run = H.grade_lesson(hub.class_dir, LESSON, workers=2)
