@@ -190,3 +190,41 @@ def test_a_worker_killed_mid_notebook_loses_nothing_and_doubles_nothing(cluster,
     per_student, grades, cells = gradebook_rows(cluster_root)
     assert per_student == {"ada": 1, "ben": 1, "chi": 1, "dee": 1} and grades == 4 * cells
     assert len(client.scheduler_info(n_workers=-1)["workers"]) == 1   # the other one did the rest
+
+
+# ------------------------------------------------------------------ in-process: no Dask processes needed
+def test_a_worker_without_a_sandbox_refuses_under_require(monkeypatch):
+    from autograder import cluster, sandbox
+    from autograder.settings import WorkerSettings
+
+    def no_sandbox(mode):
+        raise sandbox.SandboxUnavailable("autograder: NO SANDBOX: bwrap is not installed")
+    monkeypatch.setattr(sandbox, "check", no_sandbox)
+    monkeypatch.setitem(cluster._state, "key", None)
+    settings = WorkerSettings(root="", gradebook="", sandbox=True)
+    with pytest.raises(cluster.WorkerRefused, match="refuses to grade: autograder: NO SANDBOX") as refused:
+        cluster.grade_task(settings, "require", {"student": "ada", "lesson": LESSON, "template": b"", "submitted": {}})
+    # the parent records the notebook as failed with that cause
+    assert "refuses to grade: autograder: NO SANDBOX" in cluster.cause_of(refused.value)
+    assert cluster._state["folder"] is None   # nothing was set up on the refusing worker
+
+
+def test_a_notebook_that_killed_its_workers_is_failed_with_the_cause():
+    from distributed import KilledWorker
+
+    from autograder import cluster, limits
+
+    error = KilledWorker("grade-ada-02_vanilla_rnn-x", None, limits.CLUSTER_ALLOWED_FAILURES)
+    message = cluster.cause_of(error)
+    assert f"{limits.CLUSTER_ALLOWED_FAILURES + 1} workers died while grading it" in message and "KilledWorker" in message
+
+
+def test_files_from_a_worker_stay_in_their_folder(tmp_path):
+    from autograder import cluster
+
+    cluster.write_tree(tmp_path / "a", {"x.ipynb": b"1", "sub/y.txt": b"2"})
+    assert cluster.read_tree(tmp_path / "a") == {"sub/y.txt": b"2", "x.ipynb": b"1"}
+    for name in ("../escape.txt", "/etc/escape.txt"):
+        with pytest.raises(ValueError, match="outside its folder"):
+            cluster.write_tree(tmp_path / "b", {name: b"!"})
+    assert not (tmp_path / "escape.txt").exists()
