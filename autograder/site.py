@@ -102,6 +102,7 @@ mathjax2_config = {{"tex2jax": {{"inlineMath": [["\\\\(", "\\\\)"]], "displayMat
                                 "processEscapes": True, "ignoreClass": "document",
                                 "processClass": "math|output_area"}}}}
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+locale_dirs = ["locale"]                   # Sphinx's messages, completed where its own catalogue is empty
 suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "misc.highlighting_failure"]
 '''
 
@@ -115,8 +116,63 @@ LANGUAGE_TEMPLATE = '''{%- set root = pathto('_static', 1)[:-7] -%}
 '''
 
 
-def _md_escape(text):
-    return text.replace("|", "\\|")
+# Sphinx's own Vietnamese catalogue leaves the search page's words empty ("Search Results": ""), so a
+# Vietnamese reader would see an empty heading and summary: the project's catalogue fills them in.
+SPHINX_VI = {
+    ", in ": ", trong ",
+    "Collapse sidebar": "Thu gọn thanh bên",
+    "Expand sidebar": "Mở rộng thanh bên",
+    "Hide Search Matches": "Ẩn kết quả tìm kiếm",
+    "Index": "Chỉ mục",
+    "Preparing search...": "Đang chuẩn bị tìm kiếm...",
+    "Quick search": "Tìm nhanh",
+    "Search Page": "Trang tìm kiếm",
+    "Search Results": "Kết quả tìm kiếm",
+    "Searching": "Đang tìm kiếm",
+    "Searching for multiple words only shows matches that contain\n    all words.":
+        "Khi tìm nhiều từ, chỉ những trang chứa tất cả các từ mới hiện ra.",
+    "Table of Contents": "Mục lục",
+    "This Page": "Trang này",
+    "Your search did not match any documents. Please make sure that all words are spelled correctly and that "
+    "you've selected enough categories.": "Không có trang nào khớp. Hãy kiểm tra chính tả của các từ.",
+    "search": "tìm kiếm",
+}
+SPHINX_VI_PLURAL = {
+    "Search finished, found one page matching the search query.":
+        ("Search finished, found ${resultCount} pages matching the search query.",
+         "Tìm xong: ${resultCount} trang khớp với từ khoá."),
+}
+
+
+def write_sphinx_catalogue(locale_dir, language):
+    """locale/<language>/LC_MESSAGES/sphinx.{mo,js}: Sphinx's messages with the empty ones filled in
+    (Sphinx reads a project's locale_dirs before its own)."""
+    if language != "vi":
+        return
+    import re
+
+    import sphinx
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    folder = Path(locale_dir) / language / "LC_MESSAGES"
+    folder.mkdir(parents=True, exist_ok=True)
+    builtin = Path(sphinx.__file__).parent / "locale" / language / "LC_MESSAGES" / "sphinx.js"
+    data = json.loads(re.search(r"addTranslations\((.*)\);?\s*$", builtin.read_text(encoding="utf-8"), re.S).group(1))
+    for english, vietnamese in SPHINX_VI.items():
+        if not data["messages"].get(english):
+            data["messages"][english] = vietnamese
+    for english, (_, vietnamese) in SPHINX_VI_PLURAL.items():
+        data["messages"][english] = [vietnamese]
+    (folder / "sphinx.js").write_text(f"Documentation.addTranslations({json.dumps(data, ensure_ascii=False, indent=4)});\n",
+                                      encoding="utf-8")
+    catalog = Catalog(locale=language, domain="sphinx")
+    for english, vietnamese in SPHINX_VI.items():
+        catalog.add(english, vietnamese)
+    for english, (plural, vietnamese) in SPHINX_VI_PLURAL.items():
+        catalog.add((english, plural), (vietnamese,))
+    with (folder / "sphinx.mo").open("wb") as handle:
+        write_mo(handle, catalog)
 
 
 def index_page(decks, language):
@@ -131,7 +187,7 @@ def index_page(decks, language):
             slides += f' · <a href="slides/{lid}.pdf">PDF</a>'
         rows.append(f'<tr><td>{number}</td><td><a href="lessons/{lid}.html">{html.escape(deck.title)}</a></td>'
                     f'<td>{slides}</td><td><a href="lessons/{lid}.ipynb" download>{lid}.ipynb</a></td></tr>')
-    table = ("<table class=\"lessons\">\n<thead><tr><th>#</th><th>" + text["lesson"] + "</th><th>Slides</th><th>"
+    table = ("<table class=\"lessons\">\n<thead><tr><th>#</th><th>" + text["lesson"] + "</th><th>" + text["slides"].capitalize() + "</th><th>"
              + text["notebook"] + "</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>")
     toctree = "\n".join(f"lessons/{d.lesson_id}" for d in decks)
     return (f"# {text['title']}\n\n{text['intro']}\n\n## {text['lessons']}\n\n{table}\n\n{text['footer']}\n\n"
@@ -155,7 +211,7 @@ def lesson_page(notebook, deck, language):
     return page
 
 
-def write_project(decks, slides_dir, src, language):
+def write_project(decks, slides_dir, src, language, link_other=True):
     """The Sphinx project of one language in `src` (emptied first)."""
     text = TEXT[language]
     other_code, other_label = text["other"]
@@ -169,7 +225,8 @@ def write_project(decks, slides_dir, src, language):
         title=text["title"], language=language, description=text["description"],
         other_code=other_code, other_label=other_label, other_prefix=other_prefix,
         mathjax_config=MATHJAX_CONFIG), encoding="utf-8")
-    (src / "_templates" / "language.html").write_text(LANGUAGE_TEMPLATE, encoding="utf-8")
+    write_sphinx_catalogue(src / "locale", language)
+    (src / "_templates" / "language.html").write_text(LANGUAGE_TEMPLATE if link_other else "", encoding="utf-8")
     (src / "_static" / "course.css").write_text(COURSE_CSS, encoding="utf-8")
     shutil.copytree(Path(slides_dir) / "lib" / "mathjax", src / "_static" / "mathjax")
     (src / "index.md").write_text(index_page(decks, language), encoding="utf-8")
@@ -187,14 +244,17 @@ table.lessons th { background: #f4f4f4; }
 p.lesson-links { font-size: 1.05em; padding: 0.4em 0.8em; background: #eef4fb; border-left: 4px solid #1d3557; }
 div.cell_output img { max-width: 100%; height: auto; }
 div.language-switch a { font-weight: bold; }
+div.sphinxsidebar h3 { font-size: 20px; }
+div.sphinxsidebar #searchbox input[type="text"] { width: 62%; }
+div.sphinxsidebar #searchbox input[type="submit"] { width: 38%; }
 """
 
 
 def run_sphinx(src, out, log=None):
     """sphinx-build -b html src out, in its own process; raises SlidesError with Sphinx's output on failure."""
     result = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-E", "-j", "1",
-                             "-d", str(Path(src) / ".doctrees"), str(src), str(out)],
-                            capture_output=True, text=True, timeout=900)
+                             "-d", str(Path(src, ".doctrees").resolve()), str(Path(src).resolve()), str(Path(out).resolve())],
+                            capture_output=True, text=True, timeout=900, cwd=src)   # locale_dirs: relative to src
     if result.returncode != 0:
         raise SlidesError(f"sphinx-build failed for {src}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     if log and result.stderr.strip():
@@ -203,12 +263,20 @@ def run_sphinx(src, out, log=None):
     return out
 
 
-def build_site(decks, slides_dir, out=SITE, lessons_dir=LESSONS, language="en", src=None, log=None):
+def other_site_index(out, language):
+    """Where the other edition's index is, seen from a site of `language` built into `out`."""
+    return Path(out) / "vi" / "index.html" if language == "en" else Path(out).parent / "index.html"
+
+
+def build_site(decks, slides_dir, out=SITE, lessons_dir=LESSONS, language="en", src=None, log=None, link_other=None):
     """Build the site of one language from the decks made by slides.build_decks; returns out/index.html.
-    The English site owns build/site/ except its vi/ folder, which the Vietnamese build owns."""
+    The English site owns build/site/ except its vi/ folder, which the Vietnamese build owns. link_other:
+    put the language switch on every page (None: only when the other edition's site is already built)."""
     out, slides_dir = Path(out), Path(slides_dir)
     src = Path(src) if src else slides_dir / ".site-src"
-    write_project(decks, slides_dir, src, language)
+    if link_other is None:
+        link_other = other_site_index(out, language).exists()
+    write_project(decks, slides_dir, src, language, link_other)
     out.mkdir(parents=True, exist_ok=True)
     for child in out.iterdir():                       # what a previous build left, other editions excepted
         if child.name in LANGUAGES:

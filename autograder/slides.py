@@ -587,9 +587,10 @@ def edition_sources(language, build=BUILD):
     return solutions, LESSONS / language, language
 
 
-def build_all(lessons=None, build=BUILD, full=False, pdf=True, site=True, log=print, language="en"):
+def build_all(lessons=None, build=BUILD, full=False, pdf=True, site=True, log=print, language="en", link_other=None):
     """Decks into build/slides/[<language>/], then the site into build/site/[<language>/];
-    returns (decks, site index or None)."""
+    returns (decks, site index or None). link_other: link every site page to its twin in the other language
+    (None: only when that edition's site is already there)."""
     build = Path(build)
     solutions, lessons_dir, suffix = edition_sources(language, build)
     decks = build_decks(lessons, out=build / "slides" / suffix, full=full, pdf=pdf, solutions=solutions,
@@ -600,7 +601,7 @@ def build_all(lessons=None, build=BUILD, full=False, pdf=True, site=True, log=pr
         from autograder.site import build_site
 
         index = build_site(decks, slides_dir=build / "slides" / suffix, out=build / "site" / suffix,
-                           lessons_dir=lessons_dir, language=language)
+                           lessons_dir=lessons_dir, language=language, log=log, link_other=link_other)
         log(f"site  {index}")
     return decks, index
 

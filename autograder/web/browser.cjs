@@ -47,12 +47,15 @@ const MATH_COUNTS = () => {
   };
   // In a deck, only the slides: reveal copies the current slide's text (with its $...$) into an
   // aria-status element for screen readers, where MathJax typesets it a second time.
+  // Speaker notes (aside.notes) are not on the slide: their formulas are left out.
   const root = document.querySelector('.reveal .slides') || document;
-  const frames = Array.from(root.querySelectorAll('[id^="MathJax-Element-"][id$="-Frame"]'));
+  const onSlide = (el) => !el.closest('aside.notes');
+  const all = (selector) => Array.from(root.querySelectorAll(selector)).filter(onSlide);
+  const frames = all('[id^="MathJax-Element-"][id$="-Frame"]');
   return {
-    found: root.querySelectorAll('script[type^="math/tex"]').length,
+    found: all('script[type^="math/tex"]').length,
     typeset: frames.length,
-    errors: root.querySelectorAll('.mjx-merror, .mjx-noError, .MathJax_Error, merror').length,
+    errors: all('.mjx-merror, .mjx-noError, .MathJax_Error, merror').length,
     visible: frames.filter(visible).length,
   };
 };
@@ -89,7 +92,8 @@ const SLIDE_STATS = async () => {
     });
     const wide = Array.from(section.querySelectorAll('pre, .jp-OutputArea-output, table, .MathJax_Display'))
       .some((el) => !el.closest('aside.notes') && el.scrollWidth > el.clientWidth + 2);
-    stats.push({ index: i, title, words, formulas, notes_words: ((section.querySelector('aside.notes') || {}).textContent || '').split(/\s+/).filter(Boolean).length,
+    const images = Array.from(section.querySelectorAll('img, svg')).filter((e) => !e.closest('aside.notes') && !e.closest('.MathJax_CHTML, .mjx-chtml')).length;
+    stats.push({ index: i, title, words, formulas, images, notes_words: ((section.querySelector('aside.notes') || {}).textContent || '').split(/\s+/).filter(Boolean).length,
                  code_lines: codeLines, height: Math.round((Math.max(bottom - top, section.scrollHeight * scale)) / scale),
                  width: Math.round((right - left) / scale), page_height: config.height, page_width: config.width,
                  scrolls: wide || section.scrollHeight > config.height + 1 });
@@ -213,13 +217,19 @@ async function runPage(context, job) {
 // of the site), submit, and wait until the search has finished; returns the result links and their text.
 async function runSearch(context, job) {
   const { page, record } = await openPage(context, job);
+  await withTimeout(page.evaluate(MATH_DONE), 'MathJax to finish');   // leaving earlier aborts its font loads
   const box = page.locator('input[name="q"]').first();
   await box.fill(job.query);
   await Promise.all([page.waitForNavigation({ waitUntil: 'load', timeout: WAIT_MS }), box.press('Enter')]);
-  await page.waitForFunction(() => {
-    const summary = document.querySelector('#search-results .search-summary, #search-results p');
-    return summary && summary.innerText.trim().length > 0 && !/Searching|Preparing/i.test(document.querySelector('#search-results h2') ? document.querySelector('#search-results h2').innerText : '');
-  }, null, { timeout: WAIT_MS });
+  try {
+    // Sphinx's searchtools.js: the summary paragraph appears when the search has finished.
+    await page.waitForFunction(() => typeof Search !== 'undefined' && Search._pulse_status === -1
+      && document.querySelector('#search-results p.search-summary'), null, { timeout: WAIT_MS });
+  } catch (err) {
+    record.text = await page.evaluate(() => document.body.innerText);
+    if (job.screenshot) { await page.screenshot({ path: job.screenshot, fullPage: false }); }
+    throw new Error(`${err}\npage text: ${record.text.slice(0, 1500)}\nconsole: ${record.console_errors.join(' | ')}`);
+  }
   record.search_url = page.url();
   record.results = await page.evaluate(() => Array.from(document.querySelectorAll('#search-results ul.search li')).map((li) => ({
     href: (li.querySelector('a') || {}).href || '', text: li.innerText.slice(0, 400) })));
