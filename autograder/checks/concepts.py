@@ -189,7 +189,7 @@ def _worked_example_keep():
 
 concept("concepts_lstm_params", "answer_lstm_params", "count",
         lambda: _parameters(_torch_module(lambda: nn.LSTM(10, 20))),
-        "Four gates (with the candidate), each with an input matrix, a hidden matrix and PyTorch's two biases.")
+        "Four blocks (the three gates and the candidate), each with an input matrix, a hidden matrix and PyTorch's two biases.")
 concept("concepts_lstm_erase", "answer_lstm_erase", "choice", lambda: _lstm_gate_role("erase"),
         "Look at c_t = f_t * c_{t-1} + i_t * g_t: which gate multiplies the old cell state?",
         synonyms=LSTM_GATES)
