@@ -173,6 +173,11 @@ class ClusterPool:
             self.owned = False
         try:
             self.client.run_on_scheduler(_set_allowed_failures, allowed=self.allowed_failures)
+            try:
+                self.client.wait_for_workers(1, timeout=limits.CLUSTER_CONNECT_S)
+            except TimeoutError:
+                raise RuntimeError(f"the Dask scheduler at {self.address} has no workers "
+                                   f"(waited {limits.CLUSTER_CONNECT_S} s); start some: dask worker ADDRESS") from None
             self.workers = len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
         except BaseException:
             self.close()
@@ -273,14 +278,18 @@ def ensure_worker(settings, sandbox_mode):
     except sandbox.SandboxUnavailable as error:
         raise WorkerRefused(f"worker {socket.gethostname()} (pid {os.getpid()}) refuses to grade: {error}") from None
     folder = tempfile.mkdtemp(prefix="rnn-dask-")   # private (0700); hidden from the kernels (hidden_paths)
-    root = Path(folder) / "course"
-    write_config(root)
-    local = replace(settings, root=str(root), gradebook=str(empty_gradebook(root / ".grading" / "empty.db")),
-                    sandbox=use_sandbox, runtime_dir="", preload_socket="")
     _state.update(folder=folder)
-    preloader, local = workers.start_preloader(local)
-    _state.update(preloader=preloader)
-    workers.worker_init(local)
+    try:
+        root = Path(folder) / "course"
+        write_config(root)
+        local = replace(settings, root=str(root), gradebook=str(empty_gradebook(root / ".grading" / "empty.db")),
+                        sandbox=use_sandbox, runtime_dir="", preload_socket="")
+        preloader, local = workers.start_preloader(local)
+        _state.update(preloader=preloader)
+        workers.worker_init(local)
+    except BaseException:   # half set up: nothing left behind, the next task starts again
+        _cleanup()
+        raise
     _state.update(key=key, lessons={})
     return root
 

@@ -43,7 +43,7 @@ INTERRUPT_STOP_S = 5          # Ctrl-C: workers, kernels and the preloader are g
 CLUSTER_ALLOWED_FAILURES = 2  # workers a notebook's task may lose (died while running it) and still be re-run;
                               # one more loss marks the notebook failed (Dask's KilledWorker), the batch goes on
 CLUSTER_RETRIES = 1           # re-runs of a task that raised on its worker (e.g. no sandbox under --sandbox require)
-CLUSTER_CONNECT_S = 30        # connecting to the scheduler
+CLUSTER_CONNECT_S = 30        # connecting to the scheduler, and waiting for its first worker
 
 
 def kernel_rlimits(overrides=None):
