@@ -232,8 +232,9 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
     course directory was configured with before, else SQLite gradebook.db in it).
     preload: sandboxed kernels are forked from a preloader that has imported numpy/torch/matplotlib/
     ipykernel once (autograder/preload.py) instead of starting Python and importing them each time.
-    cluster: a Dask scheduler's address (tcp://host:8786): each notebook is graded by a worker of that
-    cluster (cluster.py) instead of local processes; the rest of the run is the same.
+    cluster: a Dask scheduler's address (tcp://host:8786), a distributed.Client, or a Dask cluster object
+    with get_client(): each notebook is graded by a worker of that cluster (cluster.py) instead of
+    local processes; the rest of the run is the same.
     Another run on the same course directory is waited for (run_lock.py). Ctrl-C raises
     GradingInterrupted (a KeyboardInterrupt) within seconds; the grades saved before it are kept.
     """
