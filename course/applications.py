@@ -77,6 +77,27 @@ _VI = dict(
 )
 
 
+def pool_mistakes(h, mask, mode):
+    """The classic masked-pooling mistakes as (candidate, text) pairs for course.check_close(mistakes=...)
+    and the hidden checks (the same words in both): each candidate computes what the wrong pooling gives
+    on h (N, T, H) with mask (N, T). Wrong answers only: none of them is the correct pooling."""
+    h, mask = np.asarray(h, dtype=np.float64), np.asarray(mask, dtype=np.float64)
+    m = mask[:, :, None]
+    T = h.shape[1]
+    return {
+        "sum": [(lambda: h.sum(1), "the padded positions were summed too: multiply by the mask first")],
+        "mean": [(lambda: (h * m).sum(1) / T, "divided by T: divide by each sequence's length mask.sum(axis=1)"),
+                 (lambda: h.mean(1), "the padded positions were averaged too: use the mask")],
+        "max": [(lambda: (h * m).max(1), "the max of h * mask lets a padded 0 win over negative real states: "
+                                         "set padded positions to -inf"),
+                (lambda: h.max(1), "the max was taken over the padded positions too")],
+        "last": [(lambda: h[:, -1], "h[:, -1] is padding for short sequences: the last real state is at "
+                                    "mask.sum(axis=1) - 1"),
+                 (lambda: h[np.arange(len(h)), mask.sum(1).astype(int) % T],
+                  "off by one: the last real position is mask.sum(axis=1) - 1")],
+    }[mode]
+
+
 def _sentences(lang, rng, count):
     spec = _EN if lang == "en" else _VI
     rows = []

@@ -83,11 +83,65 @@ def _fired_hints(hints, actual, expected):
     return messages
 
 
-def check_close(name, actual, expected, tol=EXACT_TOLERANCE, hints=(), what="output"):
+MISTAKE_TOLERANCE = 1e-6
+
+
+def same_numbers(actual, candidate, tol=MISTAKE_TOLERANCE):
+    """True when `actual` has the shape of `candidate` and matches it within relative error `tol`
+    (course.rel_error): the test by which a wrong answer is recognised as a known mistake."""
+    try:
+        actual, candidate = _plain(actual), _plain(candidate)
+        return (actual.shape == candidate.shape and bool(np.all(np.isfinite(actual)))
+                and rel_error(actual, candidate) <= tol)
+    except Exception:   # not numbers, ragged, ...: not this mistake
+        return False
+
+
+def _plain(value):
+    try:
+        import torch
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu().double().numpy()
+    except ImportError:  # pragma: no cover
+        pass
+    return np.asarray(value, dtype=np.float64)
+
+
+def likely_mistake(actual, mistakes, tol=MISTAKE_TOLERANCE):
+    """The text of the first known mistake that `actual` looks like, or None.
+
+    The one matcher of the course's checks, visible (check_close(..., mistakes=...)) and hidden
+    (autograder.checks.core.expect_close(..., mistakes=...)). `mistakes`: pairs (candidate, text):
+    - candidate an array or tensor: what the function with that mistake returns; it matches when
+      same_numbers(actual, candidate, tol);
+    - candidate a callable with no arguments: computed only when needed (an error means "not this
+      one"); it returns such an array, or a bool (the mistake is there or not), or, when text is
+      None, the text itself (None when not this mistake);
+    - a bare callable is a diagnosis: (callable, None), it returns the text or None."""
+    for mistake in mistakes:
+        candidate, text = (mistake, None) if callable(mistake) else mistake
+        try:
+            value = candidate() if callable(candidate) else candidate
+        except Exception:
+            continue
+        if text is None:
+            if isinstance(value, str) and value:
+                return value
+        elif isinstance(value, (bool, np.bool_)):
+            if value:
+                return text
+        elif value is not None and same_numbers(actual, value, tol):
+            return text
+    return None
+
+
+def check_close(name, actual, expected, tol=EXACT_TOLERANCE, hints=(), what="output", mistakes=()):
     """Compare `actual` with `expected` by relative error (see course.rel_error).
 
+    mistakes: pairs (candidate, text) for likely_mistake: on failure, the first known mistake that
+    `actual` matches is named ("Likely mistake: ..."), the same way the hidden checks name it.
     hints: pairs (predicate(actual, expected) -> bool, text); the texts whose predicate holds are
-    shown when the check fails.
+    shown when the check fails (after the named mistake, if any).
     """
     expected = np.asarray(expected, dtype=np.float64)
     actual = check_shape(name, actual, expected.shape, what)
@@ -97,12 +151,14 @@ def check_close(name, actual, expected, tol=EXACT_TOLERANCE, hints=(), what="out
     err = rel_error(actual, expected)
     if err > tol:
         index, got, want = _worst_element(actual.astype(np.float64), expected)
-        fired = _fired_hints(hints, actual, expected) or [
+        named = likely_mistake(actual, mistakes)
+        fired = ([f"Likely mistake: {named}"] if named else []) + _fired_hints(hints, actual, expected)
+        fired = fired or [
             "Work the formula through by hand for one element and compare with your code."]
         raise CheckFailed(
             f"{name}: {what} is wrong: max relative error {err:.2e} > tolerance {tol:.0e}.\n"
             f"  largest difference at index {tuple(int(i) for i in index)}: got {got:.6g}, expected {want:.6g}\n"
-            + "\n".join(f"Hint: {text}" for text in fired))
+            + "\n".join(text if text.startswith("Likely mistake: ") else f"Hint: {text}" for text in fired))
     ok(f"{name}: {what} matches (max relative error {err:.1e} <= {tol:.0e})")
     return err
 

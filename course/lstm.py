@@ -193,6 +193,9 @@ FORGET_H_FIRST = ("you concatenated [h, x], h first, the order colah's post and 
                   "the last H on h.")
 
 
+FORGET_NO_BIAS = "your gate is the one without the bias: add b_f inside the sigmoid, sigma(W_f [x; h] + b_f)."
+
+
 def h_first_weights(W_f, D):
     """Weights W' with W' [x; h] = W_f [h; x]: what a forget gate that concatenates h first computes."""
     W_f = np.asarray(W_f, dtype=np.float64)
@@ -215,7 +218,11 @@ def forget_gate_hints(x, h, W_f, b_f):
         other = forget_gate_oracle(x, h, h_first_weights(W_f, len(x)), b_f)
         return not np.allclose(other, expected) and np.allclose(actual, other, rtol=1e-7, atol=1e-9)
 
-    return [(no_sigmoid, FORGET_NO_SIGMOID), (h_first, FORGET_H_FIRST)]
+    def no_bias(actual, expected):
+        other = forget_gate_oracle(x, h, W_f, np.zeros_like(np.asarray(b_f, dtype=np.float64)))
+        return not np.allclose(other, expected) and np.allclose(actual, other, rtol=1e-7, atol=1e-12)
+
+    return [(no_sigmoid, FORGET_NO_SIGMOID), (h_first, FORGET_H_FIRST), (no_bias, FORGET_NO_BIAS)]
 
 
 def forget_gate_mistake(f, x, h, W_f, b_f):

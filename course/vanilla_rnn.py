@@ -48,6 +48,37 @@ def torch_temporal_affine(x, W, b):
                                           torch.from_numpy(np.asarray(b, float))).numpy()
 
 
+def torch_rnn_grads(x, h0, Wx, Wh, b, dh, carry=True):
+    """Gradients of L = sum(h * dh) for the vanilla RNN by torch autograd (float64): a dict with dx, dh0,
+    dWx, dWh, db, shared by lesson 3's visible and hidden checks of rnn_backward.
+
+    carry=False cuts the recurrence in the backward pass (h_{t-1} detached for t >= 1): the gradients
+    a backward pass gives that forgets to carry dprev_h from step t+1 to step t (a known mistake)."""
+    import torch
+
+    leaf = lambda a: torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)  # noqa: E731
+    x_, h0_, Wx_, Wh_, b_ = (leaf(a) for a in (x, h0, Wx, Wh, b))
+    prev, states = h0_, []
+    for t in range(x_.shape[1]):
+        recurrent = prev if carry or t == 0 else prev.detach()
+        prev = torch.tanh(x_[:, t] @ Wx_ + recurrent @ Wh_ + b_)
+        states.append(prev)
+    (torch.stack(states, dim=1) * torch.tensor(np.asarray(dh, dtype=np.float64))).sum().backward()
+    return {name: (leaf_.grad.numpy() if leaf_.grad is not None else np.zeros(leaf_.shape))
+            for name, leaf_ in zip(["dx", "dh0", "dWx", "dWh", "db"], [x_, h0_, Wx_, Wh_, b_])}
+
+
+NO_CARRY = ("the gradient from later steps is not carried back: at each step pass dh[:, t] + dprev_h "
+            "(the dprev_h that step t+1 returned) to rnn_step_backward.")
+
+
+def rnn_backward_mistakes(x, h0, Wx, Wh, b, dh):
+    """{gradient name: [(candidate, text)]}: what rnn_backward's classic mistakes give (for check_close's
+    and expect_close's mistakes=...)."""
+    no_carry = torch_rnn_grads(x, h0, Wx, Wh, b, dh, carry=False)
+    return {name: [(no_carry[name], NO_CARRY)] for name in ["dx", "dh0", "dWx", "dWh", "db"]}
+
+
 # ----------------------------------------------------------------------------- hints
 def _same(a, b):
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -102,9 +133,15 @@ def forward_hints(x, h0, Wx, Wh, b, step=None):
         h = torch_rnn(x, h0, Wx, Wh, b)
         return np.concatenate([np.asarray(h0)[:, None], h[:, :-1]], axis=1)
 
+    def one_step_short(a, e):
+        a = np.asarray(a)
+        return T > 1 and _same(a[:, :-1], e[:, :-1]) and not _same(a[:, -1], e[:, -1])
+
     return [
         (lambda a, e: step_is_wrong(),
          "Your rnn_step_forward does not pass its own check yet; rnn_forward calls it, so fix it first."),
+        (one_step_short, "The last step is missing: the loop must run T times (range(T)) and write h[:, t] "
+                         "at every step."),
         (_no_tanh, "Your states are exactly the pre-activations: apply np.tanh (rnn_step_forward should do it)."),
         (lambda a, e: _same(a, from_h0_each_step()),
          "Every step starts from h0: carry the state, i.e. the h returned by step t is prev_h of step t+1."),

@@ -13,6 +13,7 @@ import secrets
 import numpy as np
 
 from autograder.in_kernel.wire import ConnectionLost, RemoteError
+from course.checks import likely_mistake
 from course.i18n import translate
 from course.numerics import rel_error
 
@@ -39,11 +40,44 @@ def to_numpy(value):
     return _asarray(value)
 
 
-def expect_close(what, actual, expected, tol=1e-7, atol=None):
+def expect_close(what, actual, expected, tol=1e-7, atol=None, mistakes=(), hint=None, match_tol=None):
     """Raise Mismatch unless `actual` matches `expected` (shape, finiteness, tolerance).
 
     With atol=None the test is course.rel_error <= tol; with atol set it is max |a - e| <= atol.
+    The one way the hidden checks compare and name the likely mistake: on failure, the first of
+    `mistakes` that `actual` matches is named ("<failure>\n      Likely mistake: <text>"), found by
+    course.checks.likely_mistake, the matcher the visible checks' check_close(..., mistakes=...)
+    use too (pairs (candidate, text): a wrong answer's array, or a callable computed only on failure;
+    see likely_mistake). When none matches, `hint` (if given) is appended ("<failure>. Hint: <hint>").
+    match_tol: the relative error within which `actual` counts as a mistake's numbers.
     """
+    try:
+        _compare(what, actual, expected, tol, atol)
+    except Mismatch as failure:
+        named = likely_mistake(actual, mistakes, **({} if match_tol is None else {"tol": match_tol})) if mistakes else None
+        if named:
+            raise Mismatch(f"{failure}\n      Likely mistake: {named}") from None
+        if hint:
+            raise Mismatch(f"{failure}. Hint: {hint}") from None
+        raise
+
+
+def name_mistake(check, mistakes=(), hint=None):
+    """Run check() (a comparison that raises Mismatch); on failure name the first mistake of
+    `mistakes` that fires (pairs (callable -> bool or text, text), as in likely_mistake with actual
+    None), else append `hint`. For checks whose result is not one array (a count, a list, a scalar)."""
+    try:
+        check()
+    except Mismatch as failure:
+        named = likely_mistake(None, mistakes) if mistakes else None
+        if named:
+            raise Mismatch(f"{failure}\n      Likely mistake: {named}") from None
+        if hint:
+            raise Mismatch(f"{failure}. Hint: {hint}") from None
+        raise
+
+
+def _compare(what, actual, expected, tol, atol):
     if actual is None:
         raise Mismatch(f"{what}: got None (a missing `return`?)")
     if isinstance(actual, (tuple, list)) and not isinstance(expected, (tuple, list)):

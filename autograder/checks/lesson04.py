@@ -45,21 +45,6 @@ def _close(a, b, tol=1e-7):
         return False
 
 
-def expect(what, actual, expected, diagnoses=(), tol=1e-7):
-    """expect_close, and when it fails, append the first diagnosis (callable -> text or None) that fires."""
-    try:
-        expect_close(what, actual, expected, tol=tol)
-    except Mismatch as failure:
-        for diagnose in diagnoses:
-            try:
-                text = diagnose()
-            except Exception:
-                text = None
-            if text:
-                raise Mismatch(f"{failure}. Likely mistake: {text}") from None
-        raise
-
-
 def _weights(q, D, H, scale=0.5):
     return q.randn(D, 4 * H, scale=scale), q.randn(H, 4 * H, scale=scale), q.randn(4 * H, scale=scale)
 
@@ -89,9 +74,10 @@ def forget_gate(q):
             f = student(*_copies(x, h, W_f, b_f))
             want = L.forget_gate_oracle(x, h, W_f, b_f)
             h_first = L.forget_gate_oracle(x, h, L.h_first_weights(W_f, D), b_f)   # what [h, x] gives
-            expect("f", f, want, diagnoses=[   # the visible check's hints (course.lstm), in the same words
+            expect_close("f", f, want, mistakes=[   # the visible check's hints (course.lstm), in the same words
                 lambda: L.FORGET_NO_SIGMOID if _close(f, W_f @ np.concatenate([x, h]) + b_f) else None,
-                lambda: L.FORGET_H_FIRST if not _close(h_first, want) and _close(f, h_first) else None])
+                lambda: L.FORGET_H_FIRST if not _close(h_first, want) and _close(f, h_first) else None,
+                (lambda: L.forget_gate_oracle(x, h, W_f, np.zeros_like(b_f)), L.FORGET_NO_BIAS)])
         return run
 
     q.part("the worked example's x and h (D = H = 3), random W_f, b_f", case(3, 3, fixed=True))
@@ -115,8 +101,8 @@ def lstm_step_forward(q):
             want_h, want_c = L.step_oracle(x, prev_h, prev_c, Wx, Wh, b)
             gate_order = lambda: L.gate_order_mistake(  # noqa: E731
                 (next_h, next_c), lambda *w: L.step_oracle(x, prev_h, prev_c, *w), (Wx, Wh, b), H)
-            expect("next_c", next_c, want_c, diagnoses=[gate_order])
-            expect("next_h", next_h, want_h, diagnoses=[
+            expect_close("next_c", next_c, want_c, mistakes=[gate_order])
+            expect_close("next_h", next_h, want_h, mistakes=[
                 gate_order, lambda: "next_c is right but next_h is not: next_h = o * tanh(next_c)"])
         return run
 
@@ -129,7 +115,7 @@ def lstm_step_forward(q):
         if not isinstance(cache, (tuple, list)) or len(cache) != len(ref_cache):
             raise Mismatch("cache should be the tuple (x, prev_h, prev_c, Wx, Wh, i, f, g, o, next_c)")
         for name, got, want in zip(("x", "prev_h", "prev_c", "Wx", "Wh", "i", "f", "g", "o", "next_c"), cache, ref_cache):
-            expect(f"cache item {name}", got, want)
+            expect_close(f"cache item {name}", got, want)
 
     q.part("next_h and next_c against nn.LSTMCell, N=4, D=5, H=6", case(4, 5, 6), weight=2)
     q.part("N=1, D=3, H=2", case(1, 3, 2))
@@ -163,7 +149,7 @@ def lstm_step_backward(q):
     def gradient(k):
         def run():
             got = grads()[k]
-            expect(GRAD_NAMES_STEP[k], got, want[k], diagnoses=[
+            expect_close(GRAD_NAMES_STEP[k], got, want[k], mistakes=[
                 lambda: ("dnext_c was dropped: your gradient equals the one for dnext_c = 0. The cell state "
                          "gets gradient from dnext_c AND through next_h: dc = dnext_c + dnext_h * o * (1 - tanh(next_c)**2)"
                          if _close(got, no_dc[k]) else None),
@@ -179,7 +165,7 @@ def lstm_step_backward(q):
         got = student(dh_only.copy(), np.zeros((1, 2)), c1)
         want1 = L.step_grads_oracle(**inp, Wx=wx, Wh=wh, b=bb, dnext_h=dh_only, dnext_c=np.zeros((1, 2)))
         for name, g, w in zip(GRAD_NAMES_STEP, got, want1):
-            expect(name, g, w)
+            expect_close(name, g, w)
 
     def unchanged():
         grads()
@@ -216,11 +202,11 @@ def lstm_forward(q):
             x, h0, c0, Wx, Wh, b = args
             gate_order = lambda: L.gate_order_mistake(  # noqa: E731
                 (h, cT), lambda *w: L.sequence_oracle(x, h0, c0, *w), (Wx, Wh, b), H)
-            expect("h", h, want_h, diagnoses=[
+            expect_close("h", h, want_h, mistakes=[
                 gate_order,
                 lambda: ("step 0 is right, later steps are not: feed each step the (h, c) of the step before"
                          if _close(np.asarray(h)[:, 0], want_h[:, 0]) else None)])
-            expect("cT", cT, want_cT, diagnoses=[
+            expect_close("cT", cT, want_cT, mistakes=[
                 lambda: "you returned c0: return the cell state after the last step" if _close(cT, c0) else None])
         return run
 
@@ -233,7 +219,7 @@ def lstm_forward(q):
         dh, dcT = q.randn(2, 3, 3), q.randn(2, 3)
         got = ref.lstm_backward(dh, dcT, list(cache))
         for name, g, w in zip(GRAD_NAMES_SEQ, got, L.sequence_grads_oracle(*args, dh=dh, dcT=dcT)):
-            expect(f"{name} from the reference lstm_backward given your cache", g, w)
+            expect_close(f"{name} from the reference lstm_backward given your cache", g, w)
 
     q.part("h and cT against nn.LSTM, N=3, T=5, D=4, H=6", case(3, 5, 4, 6), weight=2)
     q.part("T=1", case(2, 1, 3, 4))
@@ -275,7 +261,7 @@ def lstm_backward(q):
 
     def gradient(k):
         def run():
-            expect(GRAD_NAMES_SEQ[k], grads()[k], want[k], diagnoses=[diagnosis])
+            expect_close(GRAD_NAMES_SEQ[k], grads()[k], want[k], mistakes=[diagnosis])
         return run
 
     def short(T1, zero_dcT):
@@ -285,7 +271,7 @@ def lstm_backward(q):
             with q.using(lstm_step_backward=ref.lstm_step_backward):
                 got = student(d_h.copy(), d_c.copy(), ref.lstm_forward(*a)[2])
             for name, g, w in zip(GRAD_NAMES_SEQ, got, L.sequence_grads_oracle(*a, dh=d_h, dcT=d_c)):
-                expect(name, g, w)
+                expect_close(name, g, w)
         return run
 
     def unchanged():
@@ -379,11 +365,8 @@ def _torch_layer_parts(q, make, device, label):
             want, (want_hn, want_cn) = reference(x, (h0, c0))
         diagnose = lambda: L.layer_order_mistake(out, reference, x, (h0, c0))  # noqa: E731
         for name, got, exp in (("output", out, want), ("h_n", hn, want_hn), ("c_n", cn, want_cn)):
-            try:
-                expect_close(name, got, exp, atol=1e-5)
-            except Mismatch as failure:
-                text = diagnose() if got.shape == exp.shape else None
-                raise Mismatch(f"{failure}" + (f". Likely mistake: {text}" if text else "")) from None
+            expect_close(name, got, exp, atol=1e-5,
+                         mistakes=[lambda got=got, exp=exp: diagnose() if got.shape == exp.shape else None])
 
     def backward():
         want = reference_grads()
@@ -456,8 +439,8 @@ def lstm_function(q):
         want_h, want_cT = L.sequence_oracle(*args)
         gate_order = lambda: L.gate_order_mistake(  # noqa: E731
             (to_numpy(h), to_numpy(cT)), lambda *w: L.sequence_oracle(*args[:3], *w), args[3:], H)
-        expect("h", h, want_h, diagnoses=[gate_order])
-        expect("cT", cT, want_cT, diagnoses=[gate_order])
+        expect_close("h", h, want_h, mistakes=[gate_order])
+        expect_close("cT", cT, want_cT, mistakes=[gate_order])
 
     def backward():
         dh, dcT = q.randn(N, T, H), q.randn(N, H)
@@ -468,7 +451,7 @@ def lstm_function(q):
         for name, grad, w in zip(GRAD_NAMES_SEQ, grads, want):
             if grad is None:
                 raise Mismatch(f"{name}: backward returned None for this input")
-            expect(name, grad, w, diagnoses=[
+            expect_close(name, grad, w, mistakes=[
                 lambda: ("dcT was ignored" if _close(grads[0], L.sequence_grads_oracle(
                     *args, dh=dh, dcT=np.zeros((N, H)))[0]) else None)])
 

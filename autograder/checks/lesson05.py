@@ -21,12 +21,11 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy
+from autograder.checks.core import expect_tuple, Mismatch, expect_close
 from autograder.in_kernel.wire import RemoteError
 
 NUMPY_TOL = 1e-7      # float64 against the oracle, relative error
 TORCH_ATOL = 1e-5     # float32 against torch.nn.GRU, max absolute error
-MATCH_TOL = 1e-6      # "matches a wrong variant" when within this relative error
 
 VARIANT_TEXT = {
     "update": ("your result matches the OTHER update convention h = z*h_prev + (1-z)*h~ (d2l, torch). "
@@ -117,31 +116,9 @@ def _grads(fn, arrays, dout, n_value=None):
     return [t.grad.numpy() for t in tensors]
 
 
-def _matches(actual, candidate):
-    try:
-        actual = to_numpy(actual).astype(np.float64)
-        candidate = np.asarray(candidate, dtype=np.float64)
-        if actual.shape != candidate.shape or not np.all(np.isfinite(actual)):
-            return False
-        err = np.max(np.abs(actual - candidate) / np.maximum(1e-8, np.abs(actual) + np.abs(candidate)))
-        return err <= MATCH_TOL
-    except Exception:
-        return False
-
-
-def expect_with_diagnosis(what, actual, expected, variants, texts, tol=NUMPY_TOL, atol=None):
-    """expect_close, and on failure name the variant (a known mistake) that `actual` matches."""
-    try:
-        expect_close(what, actual, expected, tol=tol, atol=atol)
-    except Mismatch as failure:
-        for key, make in variants.items():
-            try:
-                candidate = make()
-            except Exception:
-                continue
-            if _matches(actual, candidate):
-                raise Mismatch(f"{failure}\n      Likely mistake: {texts[key]}") from None
-        raise
+def _named(variants, texts):
+    """The (candidate, text) pairs of core.expect_close(mistakes=...) for {key: make} and {key: text}."""
+    return [(make, texts[key]) for key, make in variants.items()]
 
 
 def _ref():
@@ -183,7 +160,7 @@ def gru_step_forward(q):
             expected, ref_cache = ref.gru_step_forward(x, h, Wx, Wh, b)
             variants = {v: (lambda v=v: lecture_step(*map(_t, (x, h, Wx, Wh, b)), variant=v).numpy())
                         for v in FORWARD_VARIANTS}
-            expect_with_diagnosis("next_h", next_h, expected, variants, VARIANT_TEXT)
+            expect_close("next_h", next_h, expected, mistakes=_named(variants, VARIANT_TEXT))
             if check_cache:
                 if not isinstance(cache, (tuple, list)) or len(cache) != 7:
                     raise Mismatch("cache should be the tuple (x, prev_h, Wx, Wh, r, z, n) documented in the "
@@ -242,7 +219,7 @@ def gru_step_backward(q):
                 state["main"] = run_student(4, 5, 6)
             result, expected, variant_grads = state["main"]
             variants = {v: (lambda v=v: variant_grads(v)[index]) for v in BACKWARD_VARIANTS}
-            expect_with_diagnosis(STEP_GRAD_NAMES[index], result[index], expected[index], variants, VARIANT_TEXT)
+            expect_close(STEP_GRAD_NAMES[index], result[index], expected[index], mistakes=_named(variants, VARIANT_TEXT))
         return run
 
     for i, name in enumerate(STEP_GRAD_NAMES):
@@ -252,7 +229,7 @@ def gru_step_backward(q):
         result, expected, variant_grads = run_student(1, 3, 2)
         for i, name in enumerate(STEP_GRAD_NAMES):
             variants = {v: (lambda v=v, i=i: variant_grads(v)[i]) for v in BACKWARD_VARIANTS}
-            expect_with_diagnosis(name, result[i], expected[i], variants, VARIANT_TEXT)
+            expect_close(name, result[i], expected[i], mistakes=_named(variants, VARIANT_TEXT))
     q.part("all gradients, one example (N=1, H=2)", one_example)
 
 
@@ -280,7 +257,7 @@ def gru_forward(q):
             texts = dict(VARIANT_TEXT,
                          shift="h[:, t] must be the state AFTER step t (h[:, 0] is h_1, not h0)",
                          no_recurrence="every step used h0: pass each step's next_h on as the next prev_h")
-            expect_with_diagnosis("h", h, expected, variants, texts)
+            expect_close("h", h, expected, mistakes=_named(variants, texts))
             if check_cache:
                 if not isinstance(cache, (list, tuple)) or len(cache) != T:
                     raise Mismatch(f"cache should be a list of the T={T} step caches, in time order")
@@ -344,7 +321,7 @@ def gru_backward(q):
                 state["main"] = run_student(3, 5, 4, 6)
             result, expected, wrong = state["main"]
             variants = {k: (lambda f=f: f()[index]) for k, f in wrong.items()}
-            expect_with_diagnosis(SEQ_GRAD_NAMES[index], result[index], expected[index], variants, texts)
+            expect_close(SEQ_GRAD_NAMES[index], result[index], expected[index], mistakes=_named(variants, texts))
         return run
 
     for i, name in enumerate(SEQ_GRAD_NAMES):
@@ -459,7 +436,7 @@ def _torch_forward_part(q, student_cls, device="cpu", with_h0=True, N=4, T=7):
         h0_ = h0 if with_h0 else torch.zeros_like(expected_n)
         variants = {v: (lambda v=v: torch_variant_forward(reference, x, h0_, v).detach())
                     for v in TORCH_VARIANT_TEXT}
-        expect_with_diagnosis("output", output, expected, variants, TORCH_VARIANT_TEXT, atol=TORCH_ATOL)
+        expect_close("output", output, expected, mistakes=_named(variants, TORCH_VARIANT_TEXT), atol=TORCH_ATOL)
         if tuple(h_n.shape) == tuple(expected_n.shape[1:]):
             raise Mismatch(f"h_n: shape {tuple(h_n.shape)}, expected {tuple(expected_n.shape)} "
                            "(nn.GRU returns h_n with a leading num_layers axis: (1, N, H))")

@@ -32,6 +32,7 @@ from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_nump
 from autograder.checks.lesson05 import (kernel_has_cuda, randn, randn_like, reference_layer, uniform_init,
                                         with_exact_float32)
 from autograder.in_kernel.wire import RemoteError
+from course.applications import pool_mistakes
 
 NUMPY_TOL = 1e-7
 TORCH_ATOL = 1e-5
@@ -45,30 +46,6 @@ def _ref():
 
 def _copies(*arrays):
     return [np.array(a, copy=True) for a in arrays]
-
-
-def _matches(actual, candidate, tol=1e-6):
-    try:
-        actual, candidate = to_numpy(actual).astype(np.float64), np.asarray(candidate, dtype=np.float64)
-        return actual.shape == candidate.shape and bool(np.all(np.isfinite(actual))) and \
-            float(np.max(np.abs(actual - candidate) / np.maximum(1e-8, np.abs(actual) + np.abs(candidate)))) <= tol
-    except Exception:
-        return False
-
-
-def expect_with_diagnosis(what, actual, expected, variants, tol=NUMPY_TOL, atol=None):
-    """expect_close; on failure, name the known mistake (a variant) that `actual` matches."""
-    try:
-        expect_close(what, actual, expected, tol=tol, atol=atol)
-    except Mismatch as failure:
-        for make, text in variants:
-            try:
-                candidate = make()
-            except Exception:
-                continue
-            if _matches(actual, candidate):
-                raise Mismatch(f"{failure}\n      Likely mistake: {text}") from None
-        raise
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,7 +100,7 @@ def birnn_forward(q):
                 (lambda: np.concatenate([fwd, _np_rnn(x[:, ::-1], h0_b, *pf)[:, ::-1]], axis=2),
                  "the backward chain used the forward weights: it has its own params_b"),
             ]
-            expect_with_diagnosis("h", h, expected, variants)
+            expect_close("h", h, expected, mistakes=variants)
         return run
 
     q.part("h, random batch (N=3, T=5, D=4, H=6), against nn.RNN(bidirectional=True)", case(3, 5, 4, 6), weight=2)
@@ -270,23 +247,6 @@ def _pool_case(q, N, T, H):
     return h, _random_mask(q, N, T)
 
 
-def _pool_variants(h, mask, mode):
-    m = mask[:, :, None]
-    T = h.shape[1]
-    return {
-        "sum": [(lambda: h.sum(1), "the padded positions were summed too: multiply by the mask first")],
-        "mean": [(lambda: (h * m).sum(1) / T, "divided by T: divide by each sequence's length mask.sum(axis=1)"),
-                 (lambda: h.mean(1), "the padded positions were averaged too: use the mask")],
-        "max": [(lambda: (h * m).max(1), "the max of h * mask lets a padded 0 win over negative real states: "
-                                         "set padded positions to -inf"),
-                (lambda: h.max(1), "the max was taken over the padded positions too")],
-        "last": [(lambda: h[:, -1], "h[:, -1] is padding for short sequences: the last real state is at "
-                                    "mask.sum(axis=1) - 1"),
-                 (lambda: h[np.arange(len(h)), mask.sum(1).astype(int) % T],
-                  "off by one: the last real position is mask.sum(axis=1) - 1")],
-    }[mode]
-
-
 @question("masked_pool")
 def masked_pool(q):
     student = q.student("masked_pool")
@@ -297,7 +257,7 @@ def masked_pool(q):
             result = student(*_copies(h, mask), mode)
             out, cache = expect_tuple(result, "masked_pool", ["out", "cache"])
             expected = torch_pool(torch.tensor(h), torch.tensor(mask), mode).numpy()
-            expect_with_diagnosis(f"out ({mode})", out, expected, _pool_variants(h, mask, mode))
+            expect_close(f"out ({mode})", out, expected, mistakes=pool_mistakes(h, mask, mode))
             expect_close(f"out ({mode}) against the reference", out, _ref().masked_pool(h, mask, mode)[0])
         return run
 
@@ -350,7 +310,7 @@ def masked_pool_backward(q):
                 wrong = np.zeros_like(h)
                 wrong[:, -1] = dout
                 variants.append((lambda: wrong, "the gradient went to h[:, -1]; it belongs at mask.sum(1) - 1"))
-            expect_with_diagnosis(f"dh ({mode})", dh, h_t.grad.numpy(), variants)
+            expect_close(f"dh ({mode})", dh, h_t.grad.numpy(), mistakes=variants)
         return run
 
     for mode in MODES:
@@ -376,7 +336,7 @@ def masked_pool_torch(q):
                 out = student(torch.tensor(h, dtype=dtype, requires_grad=True), mask_t, mode)
                 expected = torch_pool(h_o, mask_t, mode)
                 tol = dict(tol=NUMPY_TOL) if dtype == torch.float64 else dict(atol=TORCH_ATOL)
-                expect_with_diagnosis(f"out ({mode})", out, expected.detach(), _pool_variants(h, mask, mode), **tol)
+                expect_close(f"out ({mode})", out, expected.detach(), mistakes=pool_mistakes(h, mask, mode), **tol)
                 if not isinstance(out, torch.Tensor) or not out.requires_grad:
                     raise Mismatch(f"out ({mode}) is not connected to h's graph: use torch operations on h")
                 dout = torch.tensor(q.randn(N, H), dtype=dtype)
@@ -441,7 +401,7 @@ def sample_with_temperature(q):
             logits = q.randn(4, 7, scale=3.0)
             _, probs = student(logits.copy(), tau, rng_in_kernel(0))
             expected = torch.softmax(torch.tensor(logits) / tau, dim=1).numpy()
-            expect_with_diagnosis(f"probs (temperature {tau})", probs, expected, [
+            expect_close(f"probs (temperature {tau})", probs, expected, mistakes=[
                 (lambda: torch.softmax(torch.tensor(logits) * tau, 1).numpy(), "multiplied by the temperature; "
                                                                                 "divide: softmax(logits / temperature)"),
                 (lambda: torch.softmax(torch.tensor(logits), 1).numpy(), "the temperature is not used"),
