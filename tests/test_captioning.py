@@ -102,3 +102,24 @@ def test_each_classic_mistake_fails_the_visible_check_and_costs_points(question,
         namespace = namespace_with(cell, pattern, replacement)
     assert not visible_check_passes(check, namespace), what
     assert hidden_score(question, namespace) < 3, what
+
+
+@pytest.mark.parametrize("pattern,replacement,named", [
+    (r"torch\.tanh\(self\.picture_to_h\(v\)\)", "self.picture_to_h(v)", "the tanh is missing"),
+    (r"\(self\.word_vectors\(tokens\), picture\)", "(picture, self.word_vectors(tokens))", "v came first"),
+    (r"torch\.zeros_like\(h_start\)", "h_start", "c_0 should be zero"),
+])
+def test_the_hidden_check_names_the_decoders_mistake(pattern, replacement, named, capsys):
+    namespace = namespace_with("cap6-a1", pattern, replacement)
+    hidden_score("caption_decoder", namespace)
+    assert named in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("pattern,replacement,named", [
+    (r"ended\[n\] = True\n", "ended[n] = True; words[n].append(int(word))\n", "it goes on after eos"),
+    (r"if all\(ended\):\n\s+break", "pass", "one call per step for the whole batch, and stop when every row has ended"),
+])
+def test_the_hidden_check_names_the_greedy_mistake(pattern, replacement, named, capsys):
+    namespace = namespace_with("cap6-a2", pattern, replacement)
+    hidden_score("greedy_caption", namespace)
+    assert named in capsys.readouterr().out

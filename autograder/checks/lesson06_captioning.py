@@ -36,14 +36,15 @@ def _reference_decoder(g, F, V, E, H):
     return module.double()
 
 
-def _oracle(ref, v, tokens, h, c):
+def _oracle(ref, v, tokens, h, c, v_first=False):
     """The decoder written out: nn.LSTMCell with the LSTM's weights, step input [embed(y_t); v]."""
     cell = nn.LSTMCell(ref.lstm.input_size, ref.lstm.hidden_size).double()
     cell.load_state_dict({k[:-3]: w for k, w in ref.lstm.state_dict().items()})
     out = []
     with torch.no_grad():
         for t in range(tokens.shape[1]):
-            h, c = cell(torch.cat([ref.word_vectors(tokens[:, t]), v], dim=1), (h, c))
+            words = ref.word_vectors(tokens[:, t])
+            h, c = cell(torch.cat([v, words] if v_first else [words, v], dim=1), (h, c))
             out.append(ref.to_logits(h))
     return torch.stack(out, dim=1), h, c
 
@@ -77,9 +78,15 @@ def caption_decoder(q):
 
     def fresh():
         logits, h, c = _forward_result(build()(v, tokens))
-        if torch.allclose(torch.as_tensor(logits).double(),
-                          _oracle(ref, v, tokens, torch.tanh(ref.picture_to_h(v)).detach(), torch.tanh(ref.picture_to_h(v)).detach())[0]):
-            raise Mismatch("logits: c_0 should be zero; only h_0 comes from v")
+        raw = ref.picture_to_h(v).detach()
+        zeros = torch.zeros_like(h0)
+        for wrong, message in ((_oracle(ref, v, tokens, h0, h0)[0], "logits: c_0 should be zero; only h_0 comes from v"),
+                               (_oracle(ref, v, tokens, raw, zeros)[0], "logits: h_0 = tanh(picture_to_h(v)): the tanh is missing"),
+                               (_oracle(ref, v, tokens, h0, zeros, v_first=True)[0],
+                                "logits: the step input is [word_vectors(y); v], the word first: v came first")):
+            actual = torch.as_tensor(logits).double()
+            if actual.shape == wrong.shape and torch.allclose(actual, wrong, rtol=1e-6, atol=1e-9):
+                raise Mismatch(message)
         expect_close("logits (N, T, V) from state=None", logits, expected[0], tol=1e-6)
         model["state"] = (h, c)
 
@@ -180,11 +187,14 @@ def greedy_caption(q):
         words, calls = _greedy(q, student, table, V, rows, bos, eos, max_len)
         expected, _ = _expected(table, rows, bos, eos, max_len)
         for n, (got, want) in enumerate(zip(words, expected)):
+            if got != want and got[:len(want)] == want and len(got) > len(want):
+                raise Mismatch(f"row {n}: not the greedy caption: it goes on after eos (eos ends the row and is "
+                               "not part of its caption)")
+            if got != want and len(want) == max_len:
+                raise Mismatch(f"row {n}: not the greedy caption: a row that never says eos has max_len words")
             if got != want:
-                hint = (" (eos is not part of the caption)" if got[:len(want)] == want and len(got) > len(want)
-                        else " (a row that never says eos has max_len words)" if len(want) == max_len else "")
                 raise Mismatch(f"row {n}: not the greedy caption: feed back each row's argmax word with the "
-                               f"returned state{hint}")
+                               "returned state")
 
     def calls():
         rows, max_len = [2, 3, 0, 2], 9
