@@ -338,7 +338,6 @@ GAPS = {
     "lstm_step_backward: tanh derivative of the cell missing": "the visible check says which gradient is wrong, not why",
     "lstm_step_backward: dprev_c without the forget gate": "the visible check says dprev_c is wrong, not why",
     "torch_lstm: recurrent bias forgotten": "compare_with_nn_lstm names gate orders only",
-    "gru_step_forward: no reset gate": "the fixed example's hint names the block order and the reset's place",
 }
 for _m in CATALOGUE:
     _m.visible_gap = GAPS.get(_m.id, "")
