@@ -1,7 +1,8 @@
 """Grading on a real Dask cluster (autograder/cluster.py): a `dask scheduler` and two `dask worker`
-processes on 127.0.0.1. The cluster's grades equal a local run's, question by question; a second run of
-the same batch replaces the grades (no second copy); a worker killed while it grades a notebook loses
-nothing: every grade arrives exactly once."""
+processes on 127.0.0.1. The cluster's grades equal a local run's, question by question; the command
+line grades on the cluster into PostgreSQL (written by the parent only), twice, and the second run
+replaces the grades (no second copy); a worker killed while it grades a notebook loses nothing and
+doubles nothing: every grade arrives exactly once, also in the gradebook's rows."""
 import os
 import socket
 import sqlite3
@@ -16,6 +17,8 @@ import pytest
 
 from autograder.demo import buggy_edit, released_lesson, submission
 from autograder.workers import kill_trees
+from autograder.lessons import ROOT
+from test_postgres import postgres_url  # noqa: F401  (a throwaway PostgreSQL server, module fixture)
 
 distributed = pytest.importorskip("distributed", reason="distributed (Dask) is not installed: pip install -r requirements.txt")
 
@@ -120,7 +123,7 @@ def gradebook_rows(root):
     return per_student, grades, cells
 
 
-def test_cluster_grades_equal_a_local_run_and_a_second_run_replaces_them(cluster, course):
+def test_cluster_grades_equal_a_local_run(cluster, course):
     from autograder.grade import grade_batch
 
     (_, client), (local_root, cluster_root, folder, _, _) = cluster, course
@@ -138,9 +141,41 @@ def test_cluster_grades_equal_a_local_run_and_a_second_run_replaces_them(cluster
 
     per_student, grades, cells = gradebook_rows(cluster_root)
     assert per_student == {"ada": 1, "ben": 1, "chi": 1} and grades == 3 * cells > 0
-    again = grade_batch(folder, cluster_root, [LESSON], show_progress=False, cluster=cluster[0].address)
-    assert by_question(again) == by_question(local)
-    assert gradebook_rows(cluster_root) == (per_student, grades, cells)
+    # a second run of the same batch replaces these grades: the PostgreSQL test runs it twice, and the
+    # kill test grades ada, ben and chi again into this course directory and counts the rows
+
+
+def lesson_scores(db_url, students):
+    from nbgrader.api import Gradebook
+
+    from autograder.course_dir import COURSE_ID
+
+    with Gradebook(db_url, COURSE_ID) as gradebook:
+        return {(student, g.name): (g.score, g.max_score) for student in students
+                for nb in gradebook.find_submission(LESSON, student).notebooks for g in nb.grades}
+
+
+def test_the_command_line_grades_on_the_cluster_into_postgresql(cluster, course, postgres_url, tmp_path):
+    """`grade FOLDER --cluster ... --db-url postgresql://...`: the parent alone writes PostgreSQL; the
+    scores equal the cluster's SQLite run's (test above), twice (a second run replaces, no second copy)."""
+    from sqlalchemy import create_engine, text
+
+    (dask, _), (_, cluster_root, folder, _, _) = cluster, course
+    build = tmp_path / "pg-build"
+    env = dict(os.environ, RNN_COURSE_BUILD=str(build), RNN_COURSE_USE_CURRENT_PYTHON="1")
+    command = [sys.executable, "-m", "autograder", "grade", str(folder), "--lessons", LESSON, "--quiet",
+               "--cluster", dask.address, "--db-url", postgres_url, "--out", str(build / "grades")]
+    for _ in range(2):
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    students = ("ada", "ben", "chi")
+    assert lesson_scores(postgres_url, students) == lesson_scores(f"sqlite:///{cluster_root / 'gradebook.db'}", students)
+    engine = create_engine(postgres_url)
+    with engine.connect() as db:
+        rows = db.execute(text("SELECT COUNT(*) FROM submitted_assignment")).scalar()
+    engine.dispose()
+    assert rows == 3
+    assert (build / "course" / "feedback" / "chi" / LESSON / f"{LESSON}.html").exists()
 
 
 def sleeping_edit():
