@@ -141,6 +141,27 @@ def step_grads_oracle(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c):
     return tuple(t.grad.numpy() for t in xs) + (dWx, dWh, cell.bias_ih.grad.numpy())
 
 
+STEP_GRAD_NAMES = ["dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"]
+NO_TANH_DERIVATIVE = ("the cell path misses tanh's derivative: dc = dnext_c + dnext_h * o * (1 - tanh(next_c)**2), "
+                      "not dnext_c + dnext_h * o.")
+NO_FORGET_IN_DPREV_C = "dprev_c is missing the forget gate: next_c = f * prev_c + i * g, so dprev_c = dc * f."
+
+
+def step_backward_mistakes(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c):
+    """[[(candidate, text)] for each of dx, dprev_h, dprev_c, dWx, dWh, db]: what lstm_step_backward's classic
+    mistakes give, read off nn.LSTMCell's autograd (no gate formulas here):
+    - without tanh's derivative on the cell path, the cell gets dnext_h * o more than dnext_h * o * (1 - t**2),
+      i.e. the true gradients for dnext_c + dnext_h * h * t (h = o * t, t = tanh(next_c));
+    - dprev_c without the forget gate is dc = (true dprev_c) / f, and f = d next_c / d prev_c."""
+    h, c = step_oracle(x, prev_h, prev_c, Wx, Wh, b)
+    no_tanh = step_grads_oracle(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c + dnext_h * h * np.tanh(c))
+    want = step_grads_oracle(x, prev_h, prev_c, Wx, Wh, b, dnext_h, dnext_c)
+    f = step_grads_oracle(x, prev_h, prev_c, Wx, Wh, b, np.zeros_like(h), np.ones_like(c))[2]
+    mistakes = [[(no_tanh[k], NO_TANH_DERIVATIVE)] for k in range(6)]
+    mistakes[2].append((want[2] / f, NO_FORGET_IN_DPREV_C))
+    return mistakes
+
+
 def sequence_oracle(x, h0, c0, Wx, Wh, b):
     """(h (N, T, H), cT (N, H)) from nn.LSTM(batch_first=True)."""
     torch = _torch()
@@ -238,7 +259,8 @@ def forget_gate_mistake(f, x, h, W_f, b_f):
 
 
 def layer_order_mistake(output, reference, x, state=None, atol=1e-5):
-    """Name the gate order for which `reference` (an nn.LSTM) with permuted weight rows gives `output`, or None.
+    """Name the gate order for which `reference` (an nn.LSTM) with permuted weight rows gives `output`, or
+    the bias left out when `reference` without it gives `output`; None when neither.
 
     torch stores the transposed layout (4H rows), so the rows of weight_ih/weight_hh and the entries of
     the biases are permuted block by block; the module's weights are restored afterwards.
@@ -256,6 +278,12 @@ def layer_order_mistake(output, reference, x, state=None, atol=1e-5):
                 expected = reference(x, state)[0]
             if expected.shape == output.shape and float((expected - output.detach()).abs().max()) <= atol:
                 return describe_order(order).replace("columns", "rows of weight_ih/weight_hh")
+        for missing in ("bias_hh_l0", "bias_ih_l0"):       # one of the two biases left out
+            reference.load_state_dict({k: (torch.zeros_like(v) if k == missing else v) for k, v in base.items()})
+            with torch.no_grad():
+                expected = reference(x, state)[0]
+            if expected.shape == output.shape and float((expected - output.detach()).abs().max()) <= atol:
+                return f"{missing} is missing: nn.LSTM adds both biases, b_ih and b_hh."
     finally:
         reference.load_state_dict(base)
     return None

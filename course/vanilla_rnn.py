@@ -334,7 +334,7 @@ def check_initialisation(cls, D=5, H=64, name="TorchRNN"):
                               "Hint: initialise every entry (torch.empty leaves garbage, torch.zeros leaves zeros).")
 
 
-def compare_with_nn_rnn(cls, device, N, T, D, H, dtype, use_h0=True, seed=0):
+def compare_with_nn_rnn(cls, device, N, T, D, H, dtype, use_h0=True, seed=0, reference_edit=None):
     """Outputs, h_n and gradients of `cls` and of nn.RNN(batch_first=True) with the same weights and inputs.
 
     Returns {quantity: (mine, reference)} as CPU tensors: output, h_n, and the gradients of the four
@@ -346,6 +346,9 @@ def compare_with_nn_rnn(cls, device, N, T, D, H, dtype, use_h0=True, seed=0):
     reference = torch.nn.RNN(D, H, batch_first=True).to(device=device, dtype=dtype)
     mine = cls(D, H).to(device=device, dtype=dtype)
     mine.load_state_dict(reference.state_dict())
+    if reference_edit is not None:          # the reference made to commit a known mistake (to name it)
+        with torch.no_grad():
+            reference_edit(reference)
     x = torch.randn(N, T, D, device=device, dtype=dtype)
     h0 = torch.randn(1, N, H, device=device, dtype=dtype) if use_h0 else None
     g, g_n = torch.randn(N, T, H, device=device, dtype=dtype), torch.randn(1, N, H, device=device, dtype=dtype)
@@ -363,6 +366,27 @@ def compare_with_nn_rnn(cls, device, N, T, D, H, dtype, use_h0=True, seed=0):
         for key, value in values.items():
             results.setdefault(key, {})[which] = None if value is None else value.detach().cpu()
     return {key: (v.get("mine"), v.get("reference")) for key, v in results.items()}
+
+
+TORCH_RNN_MISTAKES = [
+    (lambda rnn: rnn.weight_hh_l0.copy_(rnn.weight_hh_l0.T.clone()),
+     "weight_hh_l0 is used untransposed: torch stores it as (H, H) acting on rows, h @ weight_hh_l0.T."),
+    (lambda rnn: rnn.bias_hh_l0.zero_(), "bias_hh_l0 is missing: nn.RNN adds both biases, b_ih and b_hh."),
+    (lambda rnn: rnn.bias_ih_l0.zero_(), "bias_ih_l0 is missing: nn.RNN adds both biases, b_ih and b_hh."),
+]
+
+
+def torch_rnn_mistake(cls, device, N, T, D, H, dtype, use_h0, atol):
+    """The text of the first TORCH_RNN_MISTAKES whose nn.RNN gives the outputs of `cls`, or None."""
+    for edit, text in TORCH_RNN_MISTAKES:
+        try:
+            pairs = compare_with_nn_rnn(cls, device, N, T, D, H, dtype, use_h0=use_h0, reference_edit=edit)
+            mine, ref = pairs["output"]
+            if mine is not None and mine.shape == ref.shape and (mine.double() - ref.double()).abs().max().item() <= atol:
+                return text
+        except Exception:
+            continue
+    return None
 
 
 def check_torch_rnn(cls, device, atol=1e-5):
@@ -396,6 +420,9 @@ def check_torch_rnn(cls, device, atol=1e-5):
                     "output[:, t] is h_t and h_n is output[:, -1] with a leading axis of size 1.")
             if not use_h0:
                 hint = "Hint: with h0=None the initial state is zeros of shape (N, H) on x's device and dtype."
+            named = torch_rnn_mistake(cls, device, N, T, D, H, torch.float32, use_h0, atol)
+            if named:
+                hint = f"Likely mistake: {named}"
             raise CheckFailed(f"TorchRNN vs nn.RNN on {device.type} (float32, {case}, tolerance {atol:.0e}):\n"
                               f"{table}\n{hint}")
         ok(f"TorchRNN matches nn.RNN on {device.type} (float32, {case}, N={N}, T={T}, D={D}, H={H}, "

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from autograder.checks import question
+from course.checks import likely_mistake as course_likely_mistake
 from autograder.checks.core import (Mismatch, expect_backward_matches_forward, expect_close, expect_tuple, tensors_in,
                                     to_numpy)
 from autograder.in_kernel.wire import RemoteError
@@ -155,6 +156,9 @@ def lstm_step_backward(q):
                          if _close(got, no_dc[k]) else None),
                 lambda: (L.gradient_order_mistake(got, want[k], H, name=GRAD_NAMES_STEP[k]) if k >= 3 else
                          L.gradient_order_mistake(grads()[3], want[3], H, name="dWx")),
+                # the visible check's mistakes (course.lstm.step_backward_mistakes), in the same words
+                lambda: course_likely_mistake(got, L.step_backward_mistakes(
+                    **inputs, Wx=Wx, Wh=Wh, b=b, dnext_h=dnext_h, dnext_c=dnext_c)[k]),
             ])
         return run
 
