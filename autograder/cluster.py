@@ -167,7 +167,12 @@ class ClusterPool:
         # an address (tcp://host:8786); or, from Python, a Client or a cluster object of the Dask project's
         # tools (dask-kubernetes' KubeCluster, Dask Gateway's GatewayCluster: their get_client() carries TLS)
         if isinstance(self.address, str):
-            self.client, self.owned = Client(self.address, timeout=limits.CLUSTER_CONNECT_S, set_as_default=False), True
+            try:
+                self.client = Client(self.address, timeout=limits.CLUSTER_CONNECT_S, set_as_default=False)
+            except (OSError, TimeoutError) as error:
+                raise RuntimeError(f"cannot reach the Dask scheduler at {self.address} ({error}); "
+                                   "start one with `dask scheduler` (GRADING.md)") from None
+            self.owned = True
         else:
             self.client = self.address if isinstance(self.address, Client) else self.address.get_client()
             self.owned = False
