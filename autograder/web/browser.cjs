@@ -90,10 +90,11 @@ const SLIDE_STATS = async () => {
       const r = el.getBoundingClientRect();
       if (r.height > 0 && r.width > 0) { bottom = Math.max(bottom, r.bottom); right = Math.max(right, r.right); }
     });
-    const wide = Array.from(section.querySelectorAll('pre, .jp-OutputArea-output, table, .MathJax_Display'))
+    const wide = Array.from(section.querySelectorAll('pre, .jp-OutputArea-output, table, .MathJax_Display, .MJXc-display'))
       .some((el) => !el.closest('aside.notes') && el.scrollWidth > el.clientWidth + 2);
     const images = Array.from(section.querySelectorAll('img, svg')).filter((e) => !e.closest('aside.notes') && !e.closest('.MathJax_CHTML, .mjx-chtml')).length;
-    stats.push({ index: i, title, words, formulas, images, notes_words: ((section.querySelector('aside.notes') || {}).textContent || '').split(/\s+/).filter(Boolean).length,
+    const exercise = !!section.querySelector('p.points');
+    stats.push({ index: i, title, words, formulas, images, exercise, notes_words: ((section.querySelector('aside.notes') || {}).textContent || '').split(/\s+/).filter(Boolean).length,
                  code_lines: codeLines, height: Math.round((Math.max(bottom - top, section.scrollHeight * scale)) / scale),
                  width: Math.round((right - left) / scale), page_height: config.height, page_width: config.width,
                  scrolls: wide || section.scrollHeight > config.height + 1 });
