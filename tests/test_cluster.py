@@ -1,6 +1,6 @@
 """Grading on a real Dask cluster (autograder/cluster.py): a `dask scheduler` and two `dask worker`
 processes on 127.0.0.1. The cluster's grades equal a local run's, question by question; the command
-line grades on the cluster into PostgreSQL (written by the parent only), twice, and the second run
+line grades on the cluster into PostgreSQL (written by the parent only); a second run of a batch
 replaces the grades (no second copy); a worker killed while it grades a notebook loses nothing and
 doubles nothing: every grade arrives exactly once, also in the gradebook's rows."""
 import os
@@ -23,7 +23,7 @@ from test_postgres import postgres_url  # noqa: F401  (a throwaway PostgreSQL se
 distributed = pytest.importorskip("distributed", reason="distributed (Dask) is not installed: pip install -r requirements.txt")
 
 LESSON = "02_vanilla_rnn"
-SLEEP_S = 30
+SLEEP_S = 20
 pytestmark = pytest.mark.slow
 
 
@@ -157,7 +157,8 @@ def lesson_scores(db_url, students):
 
 def test_the_command_line_grades_on_the_cluster_into_postgresql(cluster, course, postgres_url, tmp_path):
     """`grade FOLDER --cluster ... --db-url postgresql://...`: the parent alone writes PostgreSQL; the
-    scores equal the cluster's SQLite run's (test above), twice (a second run replaces, no second copy)."""
+    scores equal the cluster's SQLite run's (test above). (A second run replacing the grades is checked
+    in SQLite by the kill test; merge() is the same code for both databases.)"""
     from sqlalchemy import create_engine, text
 
     (dask, _), (_, cluster_root, folder, _, _) = cluster, course
@@ -165,9 +166,8 @@ def test_the_command_line_grades_on_the_cluster_into_postgresql(cluster, course,
     env = dict(os.environ, RNN_COURSE_BUILD=str(build), RNN_COURSE_USE_CURRENT_PYTHON="1")
     command = [sys.executable, "-m", "autograder", "grade", str(folder), "--lessons", LESSON, "--quiet",
                "--cluster", dask.address, "--db-url", postgres_url, "--out", str(build / "grades")]
-    for _ in range(2):
-        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     students = ("ada", "ben", "chi")
     assert lesson_scores(postgres_url, students) == lesson_scores(f"sqlite:///{cluster_root / 'gradebook.db'}", students)
     engine = create_engine(postgres_url)
