@@ -264,6 +264,21 @@ def _cleanup():
     _state.update(key=None, folder=None, preloader=None, lessons={})
 
 
+def sweep_dead_workers_folders():
+    """Remove the private folders (copies of students' notebooks, gradebooks) of worker processes on
+    this machine that were killed (SIGKILL, a lost machine's restart) before their atexit ran."""
+    for path in Path(tempfile.gettempdir()).glob("rnn-dask-*-*"):
+        pid = path.name.split("-")[2]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:   # alive, another user's
+            pass
+
+
 def ensure_worker(settings, sandbox_mode):
     """Initialise this worker process for the run's settings (once; again only for other settings):
     its own sandbox check, a private course directory with an empty gradebook, the preloader, and
@@ -282,7 +297,9 @@ def ensure_worker(settings, sandbox_mode):
         use_sandbox = sandbox.check(sandbox_mode)   # its own machine's sandbox, whatever the parent's
     except sandbox.SandboxUnavailable as error:
         raise WorkerRefused(f"worker {socket.gethostname()} (pid {os.getpid()}) refuses to grade: {error}") from None
-    folder = tempfile.mkdtemp(prefix="rnn-dask-")   # private (0700); hidden from the kernels (hidden_paths)
+    sweep_dead_workers_folders()
+    # private (0700); hidden from the kernels (hidden_paths); named by pid for sweep_dead_workers_folders
+    folder = tempfile.mkdtemp(prefix=f"rnn-dask-{os.getpid()}-")
     _state.update(folder=folder)
     try:
         root = Path(folder) / "course"

@@ -263,3 +263,21 @@ def test_files_from_a_worker_stay_in_their_folder(tmp_path):
         with pytest.raises(ValueError, match="outside its folder"):
             cluster.write_tree(tmp_path / "b", {name: b"!"})
     assert not (tmp_path / "escape.txt").exists()
+
+
+def test_a_killed_workers_private_folder_is_swept_by_the_next_worker():
+    import shutil
+    import tempfile
+
+    from autograder import cluster
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = Path(tempfile.mkdtemp(prefix=f"rnn-dask-{gone.pid}-"))
+    alive = Path(tempfile.mkdtemp(prefix=f"rnn-dask-{os.getpid()}-"))
+    try:
+        cluster.sweep_dead_workers_folders()
+        assert not dead.exists() and alive.exists()
+    finally:
+        shutil.rmtree(dead, ignore_errors=True)
+        shutil.rmtree(alive, ignore_errors=True)
