@@ -83,6 +83,9 @@ def cluster(tmp_path_factory):
         client.close()
     finally:
         cluster.stop()
+        from autograder.cluster import sweep_dead_workers_folders
+
+        sweep_dead_workers_folders()   # the killed workers' private folders (their atexit never ran)
 
 
 @pytest.fixture(scope="module")
