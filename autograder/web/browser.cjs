@@ -161,7 +161,11 @@ async function runDeck(context, job) {
     record.keys.notes_window = !!notes;
     if (notes) {
       await notes.waitForLoadState('load').catch(() => null);
-      await notes.waitForTimeout(1500);
+      // The speaker view fills its notes once it has talked to the deck (postMessage): wait for them.
+      await notes.waitForFunction(() => {
+        const el = document.querySelector('.speaker-controls-notes .value');
+        return el && el.innerText.trim().length > 0;
+      }, null, { timeout: 20000 }).catch(() => null);
       record.keys.notes_text = await notes.evaluate(() => {
         const el = document.querySelector('.speaker-controls-notes .value') || document.body;
         return el.innerText;
