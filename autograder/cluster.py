@@ -273,10 +273,14 @@ def sweep_dead_workers_folders():
             continue
         try:
             os.kill(int(pid), 0)
+            with open(f"/proc/{pid}/stat", "rb") as handle:   # a killed process not yet reaped: dead
+                dead = handle.read().rsplit(b")", 1)[1].split()[0] == b"Z"
         except ProcessLookupError:
+            dead = True
+        except OSError:   # alive: another user's, or no /proc
+            dead = False
+        if dead:
             shutil.rmtree(path, ignore_errors=True)
-        except OSError:   # alive, another user's
-            pass
 
 
 def ensure_worker(settings, sandbox_mode):
@@ -304,9 +308,15 @@ def ensure_worker(settings, sandbox_mode):
     try:
         root = Path(folder) / "course"
         write_config(root)
+        # the kernels' connection files and the preloader's folder live in the private folder too, so that
+        # sweep_dead_workers_folders removes them after a kill (paths stay short: unix sockets <= 107 bytes)
         local = replace(settings, root=str(root), gradebook=str(empty_gradebook(root / ".grading" / "empty.db")),
-                        sandbox=use_sandbox, runtime_dir="", preload_socket="")
-        preloader, local = workers.start_preloader(local)
+                        sandbox=use_sandbox, runtime_dir=folder, preload_socket="")
+        previous, tempfile.tempdir = tempfile.tempdir, folder
+        try:
+            preloader, local = workers.start_preloader(local)
+        finally:
+            tempfile.tempdir = previous
         _state.update(preloader=preloader)
         workers.worker_init(local)
     except BaseException:   # half set up: nothing left behind, the next task starts again
