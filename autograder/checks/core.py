@@ -108,12 +108,38 @@ def expect_tuple(result, function, names, lists_too=False):
     return result
 
 
+def kernel_has_cuda(q):
+    """Whether the student's kernel (not only this process) can use CUDA: the sandbox may hide the GPU.
+    Asked through the notebook's `torch`; a notebook without it gets no CUDA parts."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return False
+    try:
+        return q.kernel.getattr("torch", "cuda").is_available() is True
+    except (RemoteError, AttributeError):
+        return False
+
+
+@contextlib.contextmanager
+def exact_float32_here():
+    """TF32 off in this process for a CUDA comparison against torch.nn, and the flags put back afterwards
+    (the kernel runs the student's code with TF32 off already: autograder/in_kernel/defaults.py)."""
+    import torch
+
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 def with_exact_float32(part):
-    """A part that first turns TF32 off, for float32 comparisons against torch.nn on CUDA."""
+    """A part run with TF32 off in this process (exact_float32_here), for float32 comparisons on CUDA."""
     def run():
-        from course import exact_float32
-        exact_float32()
-        part()
+        with exact_float32_here():
+            part()
     return run
 
 

@@ -27,9 +27,8 @@ import torch
 
 from autograder.checks import question
 from course.checks import likely_mistake as course_likely_mistake
-from autograder.checks.core import (Mismatch, expect_backward_matches_forward, expect_close, expect_tuple, tensors_in,
-                                    to_numpy)
-from autograder.in_kernel.wire import RemoteError
+from autograder.checks.core import (Mismatch, exact_float32_here, expect_backward_matches_forward, expect_close,
+                                    expect_tuple, kernel_has_cuda, tensors_in, to_numpy)
 from autograder.references import l04_lstm as ref
 from course import lstm as L
 from course.numerics import rel_error
@@ -304,29 +303,6 @@ def _reference_lstm(D, H, seed):
     return module
 
 
-def _kernel_has_cuda(q):
-    """Whether the student's kernel (not only this process) can use CUDA: the sandbox may hide the GPU.
-    Asked through the notebook's `torch`; a notebook without it gets no CUDA parts."""
-    if not torch.cuda.is_available():
-        return False
-    try:
-        return q.kernel.getattr("torch", "cuda").is_available() is True
-    except (RemoteError, AttributeError):
-        return False
-
-
-@contextlib.contextmanager
-def _exact_float32_here():
-    """TF32 off in this process while nn.LSTM computes the CUDA reference (the kernel runs the student's
-    code with float32 matmul precision "highest" already); the flags are put back afterwards."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
 def _torch_layer_parts(q, make, device, label):
     N, T, D, H = 3, 6, 4, 5
     reference = _reference_lstm(D, H, q.rng.integers(2 ** 31)).to(device)
@@ -387,7 +363,7 @@ def _torch_layer_parts(q, make, device, label):
         for name, got, exp in (("output", out, want), ("h_n", hn, want_hn), ("c_n", cn, want_cn)):
             expect_close(f"{name} with state=None", got, exp, atol=1e-5)
 
-    wrap = _exact_float32_here if device.type == "cuda" else contextlib.nullcontext
+    wrap = exact_float32_here if device.type == "cuda" else contextlib.nullcontext
 
     def exact(part):
         def run():
@@ -417,7 +393,7 @@ def torch_lstm(q):
 
     q.part("parameter names and shapes as nn.LSTM's; load_state_dict works", parameters)
     _torch_layer_parts(q, make, torch.device("cpu"), "CPU")
-    if _kernel_has_cuda(q):
+    if kernel_has_cuda(q):
         _torch_layer_parts(q, make, torch.device("cuda"), "CUDA (TF32 off)")
 
 

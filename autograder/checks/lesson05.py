@@ -15,13 +15,12 @@ When a result is wrong, the checks also compute the usual wrong variants (the ot
 convention h = z*h_prev + (1-z)*h~, torch's reset-after placement, r and z blocks swapped, ...) and,
 if the student's result matches one of them, name that mistake in the message.
 """
-import contextlib
 
 import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import expect_tuple, Mismatch, expect_close
+from autograder.checks.core import expect_close, expect_tuple, kernel_has_cuda, Mismatch, with_exact_float32
 from autograder.in_kernel.wire import RemoteError
 
 NUMPY_TOL = 1e-7      # float64 against the oracle, relative error
@@ -477,36 +476,6 @@ def _torch_backward_part(q, student_cls, device="cpu"):
             if grad is None:
                 raise Mismatch(f"{name}.grad is None: the forward pass does not use {name}")
             expect_close(f"{name}.grad", grad, getattr(reference, name).grad, atol=TORCH_ATOL)
-    return run
-
-
-def kernel_has_cuda(q):
-    """Whether the student's kernel (not this process) can use CUDA: the sandbox may hide the GPU.
-    Asked through the notebook's `torch`; a notebook without it gets no CUDA parts."""
-    if not torch.cuda.is_available():
-        return False
-    try:
-        return q.kernel.getattr("torch", "cuda").is_available() is True
-    except (RemoteError, AttributeError):
-        return False
-
-
-@contextlib.contextmanager
-def exact_float32_here():
-    """TF32 off in this process for a CUDA comparison, and the flags put back afterwards (the kernel
-    runs the student's code with float32 matmul precision "highest" already)."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
-
-
-def with_exact_float32(part):
-    def run():
-        with exact_float32_here():
-            part()
     return run
 
 

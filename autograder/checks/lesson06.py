@@ -28,9 +28,8 @@ import numpy as np
 import torch
 
 from autograder.checks import question
-from autograder.checks.core import expect_tuple, Mismatch, expect_close, to_numpy
-from autograder.checks.lesson05 import (kernel_has_cuda, randn, randn_like, reference_layer, uniform_init,
-                                        with_exact_float32)
+from autograder.checks.core import expect_close, expect_tuple, kernel_has_cuda, Mismatch, to_numpy, with_exact_float32
+from autograder.checks.lesson05 import randn, randn_like, reference_layer, uniform_init
 from autograder.in_kernel.wire import RemoteError
 from course.applications import pool_mistakes
 
