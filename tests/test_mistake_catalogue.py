@@ -22,13 +22,15 @@ import warnings
 from dataclasses import dataclass, field
 
 import nbformat
+import matplotlib
 import pytest
 
 from autograder.export import reference_path
 from autograder.in_kernel import grade
 from autograder.lessons import solution_path
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+matplotlib.use("Agg")   # the visible checks run in this process; an environment variable would reach every
+                        # kernel that later tests start (their inline figures would vanish)
 
 
 @dataclass

@@ -16,6 +16,7 @@ def execute(lesson_id, grading, timeout):
     env = {"NBGRADER_EXECUTION": "autograde"} if grading else {}
     saved = {k: os.environ.get(k) for k in ("NBGRADER_EXECUTION", "MPLBACKEND")}
     os.environ.pop("NBGRADER_EXECUTION", None)
+    os.environ.pop("MPLBACKEND", None)   # the kernel draws inline figures, whatever this process uses
     os.environ.update(env)
     start = time.perf_counter()
     try:
