@@ -13,13 +13,23 @@ import nbformat
 import pytest
 
 from autograder.demo import released_lesson, submission
+from autograder.lessons import solution_path
 from autograder import sandbox
 
 pytestmark = pytest.mark.slow
 LESSON = "02_vanilla_rnn"
 FIRST, SECOND, THIRD = "rnn_step_forward", "rnn_forward", "temporal_affine_forward"
 TEST_FIRST = "test_rnn_step_forward"
-MAX_SCORE = 12.0
+
+
+def lesson_max_score(lesson):
+    """The lesson's points, from its solution notebook's grade cells (lessons gain questions)."""
+    notebook = nbformat.read(str(solution_path(lesson)), as_version=4)
+    return float(sum(c.metadata["nbgrader"].get("points", 0) for c in notebook.cells
+                     if c.metadata.get("nbgrader", {}).get("grade")))
+
+
+MAX_SCORE = lesson_max_score(LESSON)
 
 PATCH_NUMPY = """
 import numpy as np, numpy.testing
