@@ -248,7 +248,7 @@ def graded(tmp_path_factory):
                      "host_file": str(HOST_FILE)}
     nbformat.write(solved(released, sources, FIRST, probe), str(folder / f"probe__{LESSON}.ipynb"))
     nbformat.write(submission(released, sources), str(folder / f"honest__{LESSON}.ipynb"))
-    run = grade_batch(folder, root, [LESSON], show_progress=False, workers=2, cell_timeout=15, notebook_budget=120)
+    run = grade_batch(folder, root, [LESSON], show_progress=False, workers=2, cell_timeout=15, notebook_budget=300)
     return run, {o.student.replace("-", "_"): o for o in run.outcomes}
 
 
