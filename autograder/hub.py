@@ -46,6 +46,7 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.exports import Student
 from autograder.lessons import BUILD, ROOT, lesson_ids
 
 CONFIG_SOURCE = ROOT / "autograder" / "hub_config"
@@ -64,15 +65,12 @@ def say(message):
     print(f"[hub] {message}", flush=True)
 
 
+
 # ---------------------------------------------------------------------------------------- roster
 
 @dataclass
-class Member:
-    id: str
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
-    lms_user_id: str = ""
+class Member(Student):
+    """A roster line: the exports' Student plus the hub password."""
     password: str = ""
 
 
