@@ -7,8 +7,9 @@ worker process:
 
 - the Jinja templates are compiled once (compiling the feedback template was ~0.1 s of each page;
   a changed template file gets a new key: jinja's bucket checksum);
-- syntax highlighting (pygments: a pure function of the code, language, options and cell metadata)
-  is done once per distinct cell: most code cells are the same in every student's notebook;
+- syntax highlighting (pygments: a pure function of the code, the language, the options and the
+  cell's "magics_language", the only metadata nbconvert reads for it) is done once per distinct
+  cell: most code cells are the same in every student's notebook;
 - HTMLExporter parses every page with BeautifulSoup and writes it out again (to give images an alt
   text); the highlighted code was most of what it parsed (a few thousand <span>s a page). Each
   highlighted block is given to that pass as a plain-text token instead, and afterwards replaced by
@@ -70,9 +71,11 @@ class _MemoizedHighlight:
 
     def __call__(self, source, language=None, metadata=None):
         options = getattr(self.highlight, "extra_formatter_options", None)
+        # of a cell's metadata, nbconvert's highlighting reads only "magics_language"; the rest (the
+        # execution timestamps nbclient records in every cell) would make every cell a new key
+        magics = metadata.get("magics_language") if metadata else None
         key = (type(self.highlight).__qualname__, getattr(self.highlight, "pygments_lexer", None),
-               json.dumps(options, sort_keys=True, default=repr), source, language,
-               json.dumps(metadata, sort_keys=True, default=repr))
+               json.dumps(options, sort_keys=True, default=repr), source, language, repr(magics))
         html = _HIGHLIGHTED.get(key)
         if html is None:
             html = _bounded(_HIGHLIGHTED)[key] = self.highlight(source, language, metadata)

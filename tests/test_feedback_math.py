@@ -98,3 +98,25 @@ def test_a_copied_feedback_folder_typesets_its_math_offline(browser, tmp_path):
     assert not [f for f in record["failed"] if "/MathJax.js" in f or "/jax/" in f or "/config/" in f], record["failed"]
     raw = [formula for formula in formulas if formula in record["text"]]
     assert raw == [], f"formulas left as raw LaTeX: {raw[:5]}"
+
+
+def test_highlighting_is_computed_once_per_distinct_cell_whatever_its_timestamps():
+    """nbclient writes execution timestamps into every cell's metadata; nbconvert's highlighting reads
+    only "magics_language" of it, so cells that differ only in timestamps share one highlighted block."""
+    from autograder.feedback import _HIGHLIGHTED, _MemoizedHighlight
+
+    calls = []
+
+    def highlight(source, language=None, metadata=None):
+        calls.append(source)
+        return f"<div>{source}</div>"
+
+    memo = _MemoizedHighlight(highlight, set())
+    _HIGHLIGHTED.clear()
+    source = f"x = 1  # {id(calls)}"
+    for second in range(3):
+        stamp = {"execution": {"iopub.execute_input": f"2026-12-02T10:00:0{second}Z"}}
+        assert memo(source, "ipython3", stamp) == f"<div>{source}</div>"
+    assert len(calls) == 1
+    memo(source, "ipython3", {"magics_language": "bash"})   # this one can change the result
+    assert len(calls) == 2

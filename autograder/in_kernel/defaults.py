@@ -44,6 +44,10 @@ def _numpy_defaults():
         yield
 
 
+def _deterministic(torch):
+    return torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+
+
 @contextlib.contextmanager
 def _torch_defaults():
     torch = sys.modules.get("torch")
@@ -51,7 +55,8 @@ def _torch_defaults():
         yield
         return
     saved = {"dtype": torch.get_default_dtype(), "grad": torch.is_grad_enabled(),
-             "anomaly": torch.is_anomaly_enabled(), "deterministic": torch.are_deterministic_algorithms_enabled(),
+             "anomaly": torch.is_anomaly_enabled(),
+             "deterministic": _deterministic(torch),
              "precision": torch.get_float32_matmul_precision(), "threads": torch.get_num_threads(),
              "device": torch.get_default_device(),
              "tf32": (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)}
@@ -59,7 +64,8 @@ def _torch_defaults():
     torch.set_default_device(None)
     torch.set_grad_enabled(True)
     torch.autograd.set_detect_anomaly(False)
-    torch.use_deterministic_algorithms(False)
+    if saved["deterministic"][0]:   # the setter imports torch's compiler on first use: seconds, so only
+        torch.use_deterministic_algorithms(False)   # when a notebook turned the mode on
     torch.set_float32_matmul_precision("highest")
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     if _start.get("threads") and torch.get_num_threads() != _start["threads"]:
@@ -71,7 +77,8 @@ def _torch_defaults():
         torch.set_default_device(saved["device"] if saved["device"].type != "cpu" else None)
         torch.set_grad_enabled(saved["grad"])
         torch.autograd.set_detect_anomaly(saved["anomaly"])
-        torch.use_deterministic_algorithms(saved["deterministic"])
+        if _deterministic(torch) != saved["deterministic"]:
+            torch.use_deterministic_algorithms(saved["deterministic"][0], warn_only=saved["deterministic"][1])
         torch.set_float32_matmul_precision(saved["precision"])
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved["tf32"]
         if torch.get_num_threads() != saved["threads"]:
