@@ -54,7 +54,7 @@ def test_solution_notebook_in_grading_mode(lesson_id):
     assert seconds < 90, f"grading mode took {seconds:.0f} s; nbgrader's budget per cell is 120 s"
 
 
-@pytest.mark.slow
+@pytest.mark.full_mode   # left out by default (pyproject.toml): bench_experiments runs full mode
 @pytest.mark.parametrize("lesson_id", LESSON_IDS)
 def test_solution_notebook_in_full_mode(lesson_id):
     notebook, seconds = execute(lesson_id, grading=False, timeout=600)
