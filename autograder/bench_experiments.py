@@ -2,8 +2,9 @@
 
     .venv/bin/python -m autograder.bench_experiments [LESSON ...]
 
-Every output line that states a target ("... (target < 8; ...)") is printed with the lesson and
-the wall time of the run, so the README's lesson table can be checked against a fresh run.
+Every output line that states a figure (a target such as "(target < 8; ...)", a perplexity, an
+accuracy, a test MSE, an exact-match rate, an MAE) is printed with the lesson and the wall time of
+the run, so the README's lesson table can be checked against a fresh run.
 Not a test: a full run takes minutes per lesson.
 """
 import argparse
@@ -25,12 +26,19 @@ def run_full(lesson_id, timeout=1800):
     return notebook, time.perf_counter() - start
 
 
-def target_lines(notebook):
+# what a line that reports an experiment's figure says (the README's lesson table quotes these lines)
+FIGURE_WORDS = ("target", "held-out bigram perplexity", "accuracy", "test mse", "mean loss of the last",
+                "exact match", "mae")
+
+
+def target_lines(notebook, words=("target",)):
+    """The notebook's printed lines that mention one of `words` (case-insensitive)."""
     lines = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
             if output.output_type == "stream" and output.name == "stdout":
-                lines += [line.strip() for line in output.text.splitlines() if "target" in line.lower()]
+                lines += [line.strip() for line in output.text.splitlines()
+                          if any(word in line.lower() for word in words)]
     return lines
 
 
@@ -41,7 +49,7 @@ def main(argv=None):
     for lesson_id in lessons:
         notebook, seconds = run_full(lesson_id)
         print(f"{lesson_id}: full mode in {seconds:.0f} s")
-        for line in target_lines(notebook) or ["(no line states a target)"]:
+        for line in target_lines(notebook, FIGURE_WORDS) or ["(no line states a figure)"]:
             print(f"    {line}")
 
 

@@ -17,7 +17,7 @@
                          [grade LESSON | remove-users]   collect + grade + release feedback; delete the hub's users
     python3 -m autograder student-edition      lessons (en + vi) and the `course` wheel, no solutions, into build/student-edition/
                          [--lessons ID ...] [--out DIR]
-    python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) into build/slides/, the site into build/site/
+    python3 -m autograder slides [--quick]     lecture decks (HTML + PDF) and the site, both languages, into build/
     python3 -m autograder translate            build the Vietnamese edition lessons/vi/ from solutions/vi/ catalogues
                          [--status | --check | --update | --show LESSON | --notebook PATH --to en|vi]
 """
@@ -263,8 +263,9 @@ def parser():
                         help="figures from grading-mode runs (seconds; short experiments) instead of full runs (minutes)")
     slides.add_argument("--no-pdf", action="store_true", help="HTML decks only (no Chromium needed)")
     slides.add_argument("--no-site", action="store_true", help="decks only")
-    slides.add_argument("--language", choices=["en", "vi", "both"], default="en",
-                        help="which edition (default en; both: the Vietnamese one into slides/vi/ and site/vi/ too)")
+    slides.add_argument("--language", choices=["en", "vi", "both"], default="both",
+                        help="which edition (default both: English into slides/ and site/, Vietnamese into "
+                             "slides/vi/ and site/vi/, each site linking the other)")
     slides.set_defaults(run=cmd_slides)
     translate = sub.add_parser("translate", help="build the translated student notebooks (lessons/vi/)")
     translate.add_argument("--language", default="vi", choices=["vi"])
