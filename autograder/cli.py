@@ -285,6 +285,10 @@ def parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["test"] and "-h" not in argv[1:2] and "--help" not in argv[1:2]:
+        # everything after `test` is pytest's, options first or not (`test -q --durations=20`)
+        return cmd_test(argparse.Namespace(pytest_args=argv[1:]))
     args, unknown = parser().parse_known_args(argv)
     if unknown and args.command != "lab":   # `lab --port 8890`: options for JupyterLab pass through
         parser().error(f"unrecognized arguments: {' '.join(unknown)}")
