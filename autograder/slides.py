@@ -93,6 +93,12 @@ def _source_digest(lesson_id, full, solutions):
     return h.hexdigest()[:16]
 
 
+def _edition(lesson_id, solutions):
+    """The language of a solution notebook (its rnn_course metadata; English when it has none)."""
+    metadata = json.loads(Path(solutions, f"{lesson_id}.ipynb").read_text(encoding="utf-8")).get("metadata", {})
+    return metadata.get("rnn_course", {}).get("language", "en")
+
+
 def _execute(solution_path, out_path, full, timeout):
     """Run in a worker process: its environment (grading mode, matplotlib backend) is its own."""
     from nbclient import NotebookClient
@@ -120,10 +126,12 @@ def execute_solutions(lessons, full=False, solutions=SOLUTIONS, cache=CACHE, tim
     timeout = timeout or (900 if full else 180)
     paths, todo = {}, []
     for lid in lessons:
-        path = cache / f"{lid}-{'full' if full else 'grading'}-{_source_digest(lid, full, solutions)}.ipynb"
+        # the edition is in the name: the English and Vietnamese runs of a lesson must not evict each other
+        kind = f"{lid}-{_edition(lid, solutions)}-{'full' if full else 'grading'}"
+        path = cache / f"{kind}-{_source_digest(lid, full, solutions)}.ipynb"
         paths[lid] = path
         if not path.exists():
-            for stale in cache.glob(f"{lid}-{'full' if full else 'grading'}-*.ipynb"):
+            for stale in cache.glob(f"{kind}-*.ipynb"):
                 stale.unlink()
             todo.append(lid)
     if todo:
