@@ -110,7 +110,14 @@ def test_ctrl_c_stops_within_seconds_and_keeps_the_saved_grades(course, tmp_path
         assert any("ipykernel" in p or "bwrap" in p for p in busy), busy   # slow's kernel is running
         interrupted = time.monotonic()
         os.killpg(run.pid, signal.SIGINT)
-        stdout, stderr = run.communicate(timeout=60)
+        try:
+            stdout, stderr = run.communicate(timeout=60)
+        except subprocess.TimeoutExpired:   # say what was still running and what the run had printed
+            left = processes_with(marker)
+            os.killpg(run.pid, signal.SIGKILL)
+            stdout, stderr = run.communicate()
+            raise AssertionError(f"the run did not stop within 60 s of Ctrl-C; still running: {left}\n"
+                                 f"stdout: {stdout[-1500:]}\nstderr: {stderr[-3000:]}") from None
         took = time.monotonic() - interrupted
     finally:
         if run.poll() is None:
@@ -144,8 +151,9 @@ def test_two_runs_on_one_course_at_once_both_succeed(course, tmp_path):
             command, env = grade_command(root, folder, uuid.uuid4().hex)
             runs.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                          text=True))
-            if name == "first":   # the second starts while the first holds the course
-                wait_for(lambda: lock.exists() and lock.read_text().startswith("pid"), 300, "the first run's lock")
+            if name == "first":   # the second starts while the first holds the course (its own
+                first = f"pid {runs[0].pid},"   # pid: a lock left by a killed earlier run must not count)
+                wait_for(lambda: lock.exists() and lock.read_text().startswith(first), 300, "the first run's lock")
         outputs = [run.communicate(timeout=1200) for run in runs]
     finally:
         for run in runs:

@@ -1,4 +1,5 @@
 """Every solution notebook runs top to bottom: fast in grading mode, a few minutes in full mode."""
+import functools
 import os
 import time
 
@@ -44,9 +45,15 @@ def count_images(notebook):
     return sum("image/png" in o.get("data", {}) for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
 
 
+@functools.lru_cache(maxsize=None)
+def executed_in_grading_mode(lesson_id):
+    """One grading-mode run per lesson for this file's tests (lesson 6's runs for ~25 s)."""
+    return execute(lesson_id, grading=True, timeout=120)
+
+
 @pytest.mark.parametrize("lesson_id", LESSON_IDS)
 def test_solution_notebook_in_grading_mode(lesson_id):
-    notebook, seconds = execute(lesson_id, grading=True, timeout=120)
+    notebook, seconds = executed_in_grading_mode(lesson_id)
     print(f"{lesson_id}: grading mode ran in {seconds:.1f} s")
     for grade_id, (value, points) in grade_cell_values(notebook).items():
         assert value is not None and float(value) == points, f"{grade_id}: the reference scored {value} of {points}"
@@ -68,7 +75,7 @@ def test_lesson6_experiments_report_their_metric_against_a_target_in_grading_mod
 
     if "06_applications" not in LESSON_IDS:
         pytest.skip("lesson 6 is not in solutions/")
-    notebook, _ = execute("06_applications", grading=True, timeout=120)
+    notebook, _ = executed_in_grading_mode("06_applications")
     lines = target_lines(notebook)
     for metric in ("negated", "perplexity", "exact match", "MAE"):
         assert any(metric in line for line in lines), f"no target line mentions {metric!r}: {lines}"
