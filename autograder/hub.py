@@ -65,7 +65,6 @@ def say(message):
     print(f"[hub] {message}", flush=True)
 
 
-
 # ---------------------------------------------------------------------------------------- roster
 
 @dataclass

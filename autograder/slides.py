@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.lessons import BUILD, LESSONS, ROOT, SOLUTIONS, lesson_ids
+from course.i18n import declared_language
 
 WEB_SOURCE = ROOT / "autograder" / "web"
 TEMPLATES = WEB_SOURCE / "templates"
@@ -93,12 +94,6 @@ def _source_digest(lesson_id, full, solutions):
     return h.hexdigest()[:16]
 
 
-def _edition(lesson_id, solutions):
-    """The language of a solution notebook (its rnn_course metadata; English when it has none)."""
-    metadata = json.loads(Path(solutions, f"{lesson_id}.ipynb").read_text(encoding="utf-8")).get("metadata", {})
-    return metadata.get("rnn_course", {}).get("language", "en")
-
-
 def _execute(solution_path, out_path, full, timeout):
     """Run in a worker process: its environment (grading mode, matplotlib backend) is its own."""
     from nbclient import NotebookClient
@@ -127,7 +122,8 @@ def execute_solutions(lessons, full=False, solutions=SOLUTIONS, cache=CACHE, tim
     paths, todo = {}, []
     for lid in lessons:
         # the edition is in the name: the English and Vietnamese runs of a lesson must not evict each other
-        kind = f"{lid}-{_edition(lid, solutions)}-{'full' if full else 'grading'}"
+        edition = declared_language(Path(solutions, f"{lid}.ipynb")) or "en"
+        kind = f"{lid}-{edition}-{'full' if full else 'grading'}"
         path = cache / f"{kind}-{_source_digest(lid, full, solutions)}.ipynb"
         paths[lid] = path
         if not path.exists():
