@@ -15,7 +15,11 @@ worker process:
   highlighted block is given to that pass as a plain-text token instead, and afterwards replaced by
   the block as BeautifulSoup writes it out on its own (computed once per distinct block). A block is
   hidden that way only when that cannot change the result: a single <div> holding no image, script
-  or style, the only things the pass looks at or treats specially.
+  or style, the only things the pass looks at or treats specially. A block exactly as pygments
+  writes it is not even parsed: what BeautifulSoup makes of it is known (_pygments_written);
+- markdown (mistune) is rendered once per distinct cell: the instructor's text is the same on every
+  page;
+- the notebook is validated once, after nbconvert's preprocessors, not after each of them.
 
 Math (offline_math, run on each page after it is written): nbgrader's feedback template loads
 MathJax from a CDN, so offline the pages showed raw LaTeX ($h_t = \tanh(...)$). Each page instead
@@ -35,8 +39,9 @@ import shutil
 from pathlib import Path
 
 from bs4 import BeautifulSoup
-from jinja2 import BytecodeCache
+from jinja2 import BytecodeCache, pass_context
 from nbconvert.exporters import HTMLExporter, TemplateExporter
+from traitlets import default
 
 CACHE_LIMIT = 20_000
 
@@ -57,6 +62,7 @@ class _MemoryBytecodeCache(BytecodeCache):
 _TEMPLATES = _MemoryBytecodeCache()
 _HIGHLIGHTED = {}   # (highlighter, options, source, language, metadata) -> html
 _WRITTEN = {}       # html block -> that block as BeautifulSoup writes it out
+_MARKDOWN = {}      # (source, and what else nbconvert's markdown2html reads) -> html
 
 
 def _bounded(cache):
@@ -89,10 +95,35 @@ def _hideable(block):
             and not any(tag in lowered for tag in ("<img", "<script", "<style", "<textarea", "<!--", "<![")))
 
 
+# A block exactly as pygments' HtmlFormatter writes it: a div, a pre, spans with a class, text escaped
+# with no other entities and no markup. BeautifulSoup's round trip of such a block is known: text
+# unescaped and escaped again (only &amp; &lt; &gt; stay entities) and each class attribute's words
+# joined by single spaces (class is a multi-valued attribute). tests/test_feedback_math.py compares
+# the two on every code cell of the course and on random code.
+_CLASS = r" *[\w-]+(?: +[\w-]+)* *"
+_TEXT = r"(?:[^<>&]|&(?:amp|lt|gt|quot|#39);)"
+_PYGMENTS_BLOCK = re.compile(rf'<div class="{_CLASS}"><pre>(?:<span(?: class="{_CLASS}")?>{_TEXT}*</span>|{_TEXT})*</pre></div>')
+_CLASS_ATTRIBUTE = re.compile(r'(<(?:div|span) class=")([^"]*)">')
+
+
+def _pygments_written(block):
+    """`block` as BeautifulSoup writes it out, computed without parsing; None if it is not a plain
+    pygments block."""
+    if not _PYGMENTS_BLOCK.fullmatch(block):
+        return None
+    block = _CLASS_ATTRIBUTE.sub(lambda m: m.group(1) + " ".join(m.group(2).split()) + '">', block)
+    return block.replace("&quot;", '"').replace("&#39;", "'")
+
+
+def _soup_written(block):
+    return str(BeautifulSoup(block, features="html.parser"))
+
+
 def _written(block):
     html = _WRITTEN.get(block)
     if html is None:
-        html = _bounded(_WRITTEN)[block] = str(BeautifulSoup(block, features="html.parser"))
+        html = _pygments_written(block)
+        html = _bounded(_WRITTEN)[block] = _soup_written(block) if html is None else html
     return html
 
 
@@ -119,6 +150,13 @@ class _HighlightTokens(TemplateExporter):
 class FeedbackExporter(HTMLExporter, _HighlightTokens):
     """HTMLExporter with the per-process caches described in the module docstring (same output)."""
 
+    @default("optimistic_validation")
+    def _validate_once(self):
+        # nbconvert validates the notebook after each of its ~12 preprocessors (most of them disabled
+        # for HTML), ~0.1 s a page; with this option it validates once, after the last (an invalid
+        # notebook still fails). The notebook was validated when it was autograded.
+        return True
+
     def __init__(self, *args, **kwargs):
         self._seen, self._tokens = set(), {}
         super().__init__(*args, **kwargs)
@@ -127,6 +165,19 @@ class FeedbackExporter(HTMLExporter, _HighlightTokens):
         environment = super()._create_environment()
         environment.bytecode_cache = _TEMPLATES
         return environment
+
+    @pass_context
+    def markdown2html(self, context, source):
+        if self.embed_images:   # then the result depends on image files too
+            return super().markdown2html(context, source)
+        cell = context.get("cell", {})
+        key = (source, json.dumps(cell.get("attachments", {}), sort_keys=True, default=repr),
+               context.get("resources", {}).get("metadata", {}).get("path", ""), self.anchor_link_text,
+               self.exclude_anchor_links, json.dumps(self.lexer_options, sort_keys=True, default=repr))
+        html = _MARKDOWN.get(key)
+        if html is None:
+            html = _bounded(_MARKDOWN)[key] = super().markdown2html(context, source)
+        return html
 
     def register_filter(self, name, jinja_filter):
         if name == "highlight_code" and not isinstance(jinja_filter, _MemoizedHighlight):

@@ -120,3 +120,58 @@ def test_highlighting_is_computed_once_per_distinct_cell_whatever_its_timestamps
     assert len(calls) == 1
     memo(source, "ipython3", {"magics_language": "bash"})   # this one can change the result
     assert len(calls) == 2
+
+
+def course_code_and_random_code(count=500, seed=0):
+    """Every code cell of the course, and random code full of what HTML escaping and BeautifulSoup
+    treat specially (quotes, ampersands, markup, entities, class attributes in strings, control
+    characters, non-ASCII)."""
+    import random
+
+    from autograder.lessons import ROOT
+
+    sources = [cell.source for path in sorted((ROOT / "solutions").glob("*.ipynb"))
+               for cell in nbformat.read(str(path), as_version=4).cells if cell.cell_type == "code"]
+    pieces = list("abc xyz_01'\"&<>;#\t\n\r\\$%{}[]()=+-*/.,:!?@`~|^") + [
+        "é", "ệ", "\u00a0", "\x00", "\x0b", "\x0c", "\ufeff", "\u2028", "💥", "&amp;", "&quot;", "&#39;", "&nbsp;",
+        "<b>", "</pre>", "</div>", "<!--", "-->", "<script>", '"""', "'''", "# note ", "print(", "%%time\n",
+        "!ls\n", "?x\n", 'class="a  b"', '<span class=" x  y">', '<div class=" q">']
+    rng = random.Random(seed)
+    return sources + ["".join(rng.choice(pieces) for _ in range(rng.randint(0, 60))) for _ in range(count)]
+
+
+def test_highlighted_blocks_are_written_as_beautifulsoup_writes_them():
+    """FeedbackExporter writes a pygments block itself instead of parsing it with BeautifulSoup; for
+    every block the result must be BeautifulSoup's own, and a block that is not plain pygments output
+    must be left to BeautifulSoup."""
+    from nbconvert.filters.highlight import Highlight2HTML
+
+    from autograder.feedback import _pygments_written, _soup_written
+
+    highlight = Highlight2HTML(pygments_lexer="ipython3")
+    written = 0
+    for source in course_code_and_random_code():
+        block = highlight(source).strip()
+        fast = _pygments_written(block)
+        assert fast is not None, block   # every pygments block takes the fast way
+        assert fast == _soup_written(block), source
+        written += 1
+    assert written > 700
+    for other in ('<div class="x"><pre><b>bold</b></pre></div>', '<div class="x"><pre>a &nbsp; b</pre></div>',
+                  '<div class="x"><pre><span class="n">a</span></pre></div><p>', '<div><pre></pre></div>'):
+        assert _pygments_written(other) is None, other
+
+
+def test_markdown_is_rendered_once_per_distinct_cell():
+    """The rendered markdown of a cell is cached by everything nbconvert's markdown2html reads: the
+    same source in a cell with other attachments is rendered again."""
+    from autograder.feedback import _MARKDOWN
+
+    source = f"# Title {id(_MARKDOWN)}\n\n$h_t$ and *x*"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(source) for _ in range(2)])
+    _MARKDOWN.clear()
+    html, _ = FeedbackExporter().from_notebook_node(notebook)
+    assert len(_MARKDOWN) == 1 and html.count(f"Title {id(_MARKDOWN)}") >= 2
+    attached = nbformat.v4.new_markdown_cell(notebook.cells[0].source, attachments={"a.png": {"image/png": "iVBORw0KGgo="}})
+    FeedbackExporter().from_notebook_node(nbformat.v4.new_notebook(cells=[attached]))
+    assert len(_MARKDOWN) == 2
