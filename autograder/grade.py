@@ -37,7 +37,7 @@ from autograder.normalize import normalise_file
 from autograder.release import generate, released_notebook
 from autograder.run_lock import course_lock
 from autograder.settings import WorkerSettings
-from autograder.workers import WorkerPool, default_workers, grading_dir
+from autograder.workers import WorkerPool, default_workers, grading_dir, share_gradebook_engines
 
 
 @dataclass
@@ -239,6 +239,7 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
     GradingInterrupted (a KeyboardInterrupt) within seconds; the grades saved before it are kept.
     """
     started = time.monotonic()
+    share_gradebook_engines()   # the release step opens a gradebook for every cell it saves
     known = lesson_ids(solutions)
     lessons = lessons or known
     use_sandbox = sandbox.check(sandbox_mode)

@@ -97,3 +97,28 @@ def test_kill_trees_leaves_no_process_of_the_tree(tmp_path):
     assert len(killed) == 3
     time.sleep(0.5)
     assert tree() == []
+
+
+def test_workers_share_one_gradebook_engine_per_database_and_still_close_it(tmp_path, monkeypatch):
+    """Each Gradebook of a worker reuses the engine (and its compiled statements) of its database;
+    another database gets its own; what one Gradebook committed, the next one reads."""
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+
+    from autograder.course_dir import prepare_environment
+    from autograder.workers import share_gradebook_engines
+
+    prepare_environment()   # a new gradebook runs this environment's `alembic`
+    monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)   # undone after the test
+    share_gradebook_engines()
+    share_gradebook_engines()   # a second call does not wrap the wrapper
+    first, second = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
+    with Gradebook(first) as book:
+        book.add_student("ada")
+        engine = book.engine
+    with Gradebook(first) as book:
+        assert book.engine is engine
+        assert [s.id for s in book.students] == ["ada"]
+    with Gradebook(second) as book:
+        assert book.engine is not engine and book.students == []
+    assert engine.pool.checkedout() == 0   # closed: no connection held between uses

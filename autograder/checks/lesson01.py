@@ -166,7 +166,7 @@ def pad_batch(q):
 def _embedding_module(W):
     """nn.Embedding holding W (built without drawing from torch's global random generator, and not on
     the meta device: a meta Embedding's initialisation imports torch's compiler, ~2.5 s per worker)."""
-    return torch.nn.Embedding.from_pretrained(torch.tensor(W), freeze=False)
+    return torch.nn.Embedding.from_pretrained(torch.as_tensor(W).detach().clone(), freeze=False)
 
 
 @question("embedding_forward")
