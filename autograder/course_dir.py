@@ -132,6 +132,29 @@ def prepare_environment():
     prepend_env_path("PYTHONPATH", str(ROOT))
 
 
+def share_gradebook_engines():
+    """nbgrader opens a new Gradebook, with a new SQLAlchemy engine, several times for every notebook
+    it autogrades or writes feedback for, and an engine's cache of compiled SQL statements is its
+    own: every query was compiled again each time (~35 ms of each Gradebook, measured). Workers, and
+    the process that runs a grading batch, therefore get one engine per database URL.
+    Gradebook.close() still disposes of the engine's connections (the next Gradebook opens new
+    ones), so nothing stays open between uses."""
+    import nbgrader.api
+
+    if getattr(nbgrader.api.create_engine, "shared", False):
+        return
+    engines, create = {}, nbgrader.api.create_engine
+
+    def create_engine(url, *args, **kwargs):
+        key = (str(url), args, tuple(sorted(kwargs.items())))
+        if key not in engines:
+            engines[key] = create(url, *args, **kwargs)
+        return engines[key]
+
+    create_engine.shared = True
+    nbgrader.api.create_engine = create_engine
+
+
 def nbgrader_api(root, db_url=None):
     """An in-process nbgrader API bound to the course directory (no 3 s CLI start per call), and to its
     configured gradebook unless `db_url` names another."""

@@ -122,8 +122,7 @@ def _soup_written(block):
 def _written(block):
     html = _WRITTEN.get(block)
     if html is None:
-        html = _pygments_written(block)
-        html = _bounded(_WRITTEN)[block] = _soup_written(block) if html is None else html
+        html = _bounded(_WRITTEN)[block] = _pygments_written(block) or _soup_written(block)
     return html
 
 

@@ -29,7 +29,7 @@ import nbformat
 
 from autograder import sandbox
 from autograder.collect import import_submission, scan
-from autograder.course_dir import build, course_root, gradebook_url, nbgrader_api
+from autograder.course_dir import build, course_root, gradebook_url, nbgrader_api, share_gradebook_engines
 from autograder.lessons import SOLUTIONS, lesson_ids
 from autograder.limits import NOTEBOOK_BUDGET_S
 from autograder.merge import merge, worker_gradebook
@@ -37,7 +37,7 @@ from autograder.normalize import normalise_file
 from autograder.release import generate, released_notebook
 from autograder.run_lock import course_lock
 from autograder.settings import WorkerSettings
-from autograder.workers import WorkerPool, default_workers, grading_dir, share_gradebook_engines
+from autograder.workers import WorkerPool, default_workers, grading_dir
 
 
 @dataclass

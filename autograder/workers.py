@@ -71,29 +71,6 @@ def never_block_on_dead_kernels():
     zmq.Context.__del__ = lambda self: None
 
 
-def share_gradebook_engines():
-    """nbgrader opens a new Gradebook, with a new SQLAlchemy engine, several times for every notebook
-    it autogrades or writes feedback for, and an engine's cache of compiled SQL statements is its
-    own: every query was compiled again each time (~35 ms of each Gradebook, measured). Workers, and
-    the process that runs a grading batch, therefore get one engine per database URL.
-    Gradebook.close() still disposes of the engine's connections (the next Gradebook opens new
-    ones), so nothing stays open between uses."""
-    import nbgrader.api
-
-    if getattr(nbgrader.api.create_engine, "shared", False):
-        return
-    engines, create = {}, nbgrader.api.create_engine
-
-    def create_engine(url, *args, **kwargs):
-        key = (str(url), args, tuple(sorted(kwargs.items())))
-        if key not in engines:
-            engines[key] = create(url, *args, **kwargs)
-        return engines[key]
-
-    create_engine.shared = True
-    nbgrader.api.create_engine = create_engine
-
-
 def short_runtime_dir(parent=None):
     """A private (0700) folder with a short path for the kernels' connection files and ipc sockets:
     a unix socket path may not exceed 107 bytes, which a runtime folder inside a deep course
@@ -129,9 +106,9 @@ def worker_init(settings):
 
     leave_ctrl_c_to_the_parent()
     never_block_on_dead_kernels()
-    share_gradebook_engines()
-    from autograder.course_dir import load_config, prepare_environment
+    from autograder.course_dir import load_config, prepare_environment, share_gradebook_engines
 
+    share_gradebook_engines()
     prepare_environment()
     warnings.filterwarnings("ignore", message=".*not in session.*")
     root = Path(settings.root)

@@ -105,8 +105,7 @@ def test_workers_share_one_gradebook_engine_per_database_and_still_close_it(tmp_
     import nbgrader.api
     from nbgrader.api import Gradebook
 
-    from autograder.course_dir import prepare_environment
-    from autograder.workers import share_gradebook_engines
+    from autograder.course_dir import prepare_environment, share_gradebook_engines
 
     prepare_environment()   # a new gradebook runs this environment's `alembic`
     monkeypatch.setattr(nbgrader.api, "create_engine", nbgrader.api.create_engine)   # undone after the test
