@@ -34,14 +34,14 @@ import time
 from contextlib import redirect_stderr
 from pathlib import Path
 
-import nbformat
-
 KINDS = ["correct", "blank", "buggy", "noisy", "partial"]
 LOCKED = "database is locked"
 
 
 def make_submission(kind, index, released, sources, lesson):
     """One synthetic submission (a notebook node) of the given kind for student number `index`."""
+    import nbformat
+
     from autograder.demo import BUGS, buggy_edit, submission, with_noise
 
     names = list(sources)
@@ -64,6 +64,8 @@ def make_submission(kind, index, released, sources, lesson):
 
 def make_class(folder, root, lessons, students):
     """Write <folder>/s<i>__<lesson>.ipynb for every student and lesson; returns {student: kind}."""
+    import nbformat   # here, not at the top: the grading workers import this module again (spawn)
+
     from autograder.demo import solution_sources
     from autograder.release import released_notebook
 

@@ -37,7 +37,7 @@ from autograder.normalize import normalise_file
 from autograder.release import generate, released_notebook
 from autograder.run_lock import course_lock
 from autograder.settings import WorkerSettings
-from autograder.workers import WorkerPool, default_workers, grading_dir
+from autograder.workers import WorkerPool, default_workers, early_preloader, grading_dir
 
 
 @dataclass
@@ -176,13 +176,13 @@ def add_scores(api, root, outcomes):
                 outcome.score, outcome.max_score = 0.0, lesson_max_score(gradebook, outcome.lesson)
 
 
-def pool_for(settings, workers, show_progress, cluster=None, sandbox_mode="auto"):
+def pool_for(settings, workers, show_progress, cluster=None, sandbox_mode="auto", preloader=None):
     """Local worker processes, or a Dask cluster's workers (cluster.py) when `cluster` is its address."""
     if cluster:
         from autograder.cluster import ClusterPool
 
         return ClusterPool(cluster, settings, sandbox_mode, show_progress)
-    return WorkerPool(settings, workers, show_progress)
+    return WorkerPool(settings, workers, show_progress, preloader)
 
 
 @contextmanager
@@ -244,10 +244,10 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
     lessons = lessons or known
     use_sandbox = sandbox.check(sandbox_mode)
     root = Path(root or course_root())
-    with course_lock(root):
+    with course_lock(root), early_preloader(use_sandbox and preload and not cluster, limits or {}) as preloader:
         root = build(root, lessons, solutions, db_url=db_url)
         db_url = gradebook_url(root)
-        generate(root, lessons)
+        generate(root, lessons, reuse=True)
         batch = scan(folder, lessons, known)
         prepared = {(s.student, s.lesson): prepare(root, s) for s in batch.submissions}
         workers = max(1, min(workers or default_workers(), len(batch.submissions) or 1))
@@ -268,7 +268,8 @@ def grade_batch(folder, root=None, lessons=None, show_progress=True, solutions=S
                               not_graded=sorted(not_graded))
         try:
             if tasks:
-                with api.gradebook as gradebook, pool_for(settings, workers, show_progress, cluster, sandbox_mode) as pool:
+                pool = pool_for(settings, workers, show_progress, cluster, sandbox_mode, preloader)
+                with api.gradebook as gradebook, pool:
                     for result in pool.results(tasks):
                         key = (result["student"], result["lesson"])
                         with ctrl_c_after():

@@ -10,7 +10,13 @@ LMS). `edition` picks its language: "en", "vi" (the Vietnamese notebook under th
 or "both" (<lesson>.ipynb and <lesson>.vi.ipynb side by side; a student hands in either, and the
 grader reads <lesson>.vi.ipynb as that lesson). The gradebook is the same for every edition, since
 code cells and nbgrader metadata are identical.
+
+A grading batch releases again only what could have changed: generate(..., reuse=True) compares the
+digests in <course>/.release-state/<lesson>.json (what the last release read and wrote, the
+gradebook's cells included) with the course directory as it is now.
 """
+import hashlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,19 +52,104 @@ def released_notebook(root, lesson_id):
     return Path(root) / "release" / lesson_id / f"{lesson_id}.ipynb"
 
 
-def generate(root, lessons):
-    """Run generate_assignment for each lesson in the course directory `root`; returns released paths."""
+def generate(root, lessons, reuse=False):
+    """Run generate_assignment for each lesson in the course directory `root`; returns released paths.
+    reuse: leave a lesson as it is when its last release is still exactly what a new one would give
+    (release_state: same sources, configuration and tools; the released notebook and the gradebook's
+    cells untouched since). A grading batch reuses; `release` always generates."""
     api = nbgrader_api(root)
     released = []
     for lesson_id in lessons:
-        result = api.generate_assignment(lesson_id, force=True, create=True)
-        if not result["success"]:
-            raise ReleaseError(f"nbgrader could not release {lesson_id}:\n{result.get('error') or result.get('log')}")
-        path = released_notebook(root, lesson_id)
-        strip_slide_cells_in(path)
-        stub_answers_in(path)
-        released.append(path)
+        if not (reuse and still_released(api, root, lesson_id)):
+            generate_one(api, root, lesson_id)
+            remember_release(api, root, lesson_id)
+        released.append(released_notebook(root, lesson_id))
     return released
+
+
+def generate_one(api, root, lesson_id):
+    result = api.generate_assignment(lesson_id, force=True, create=True)
+    if not result["success"]:
+        raise ReleaseError(f"nbgrader could not release {lesson_id}:\n{result.get('error') or result.get('log')}")
+    path = released_notebook(root, lesson_id)
+    strip_slide_cells_in(path)
+    stub_answers_in(path)
+
+
+# ------------------------------------------------------------------ knowing when a release is still current
+STATE_FOLDER = ".release-state"   # in the course directory: <lesson>.json per released lesson
+
+
+def release_state(api, root, lesson_id):
+    """Digests of what a release of `lesson_id` reads (its source folder, nbgrader_config.py, this
+    module and the slide-cell rule, the versions of nbgrader, nbconvert and nbformat) and of what it
+    writes (the released notebook; the gradebook's record of the lesson, column by column)."""
+    import nbconvert
+    import nbformat
+    import nbgrader
+
+    from autograder import slides
+
+    source = Path(root) / "source" / lesson_id
+    files = sorted(path for path in source.rglob("*") if path.is_file())
+    released = released_notebook(root, lesson_id)
+    return {
+        "reads": _digest([nbgrader.__version__, nbconvert.__version__, nbformat.__version__],
+                         (Path(root) / "nbgrader_config.py").read_bytes(), Path(__file__).read_bytes(),
+                         Path(slides.__file__).read_bytes(),
+                         *[part for path in files for part in (path.relative_to(source).as_posix(), path.read_bytes())]),
+        "released": _digest(released.read_bytes()) if released.is_file() else None,
+        "gradebook": _stored_lesson(api, lesson_id),
+    }
+
+
+def remember_release(api, root, lesson_id):
+    folder = Path(root) / STATE_FOLDER
+    folder.mkdir(exist_ok=True)
+    (folder / f"{lesson_id}.json").write_text(json.dumps(release_state(api, root, lesson_id), indent=1))
+
+
+def still_released(api, root, lesson_id):
+    """True when the state remembered at the lesson's last release is the state now."""
+    try:
+        remembered = json.loads((Path(root) / STATE_FOLDER / f"{lesson_id}.json").read_text())
+    except (OSError, ValueError):
+        return False
+    now = release_state(api, root, lesson_id)
+    return None not in (now["released"], now["gradebook"]) and remembered == now
+
+
+def _stored_lesson(api, lesson_id):
+    """One digest of the gradebook's assignment row for the lesson, its notebooks and every grade,
+    solution, task and source cell (every column: points, checksums, locked flags, sources);
+    None when the gradebook has no such assignment."""
+    from nbgrader.api import MissingEntry
+    from sqlalchemy import Column, inspect
+
+    def columns(row):   # the stored columns, not the counts nbgrader computes from submissions
+        stored = [a.key for a in inspect(row).mapper.column_attrs if all(isinstance(c, Column) for c in a.columns)]
+        return [type(row).__name__] + [[key, getattr(row, key)] for key in stored]
+
+    with api.gradebook as gradebook:
+        try:
+            assignment = gradebook.find_assignment(lesson_id)
+        except MissingEntry:
+            return None
+        record = [columns(assignment)]
+        for notebook in sorted(assignment.notebooks, key=lambda n: n.name):
+            record.append(columns(notebook))
+            for kind in ("grade_cells", "solution_cells", "task_cells", "source_cells"):
+                record += [columns(cell) for cell in sorted(getattr(notebook, kind), key=lambda c: c.name)]
+        return _digest(record)
+
+
+def _digest(*parts):
+    """sha256 over the parts, each length-prefixed (bytes as they are, anything else as JSON)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part if isinstance(part, bytes) else json.dumps(part, sort_keys=True, default=str).encode()
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
 
 
 def strip_slide_cells_in(path):

@@ -16,6 +16,7 @@ import os
 import shutil
 import signal
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from autograder import limits, sandbox
@@ -104,10 +105,11 @@ def worker_init(settings):
     import logging
     import warnings
 
+    from autograder.course_dir import load_config, prepare_environment, share_gradebook_engines, skip_iri_format_checker
+
+    skip_iri_format_checker()
     leave_ctrl_c_to_the_parent()
     never_block_on_dead_kernels()
-    from autograder.course_dir import load_config, prepare_environment, share_gradebook_engines
-
     share_gradebook_engines()
     prepare_environment()
     warnings.filterwarnings("ignore", message=".*not in session.*")
@@ -210,6 +212,12 @@ def start_preloader(settings):
     sandbox's namespaces). Returns ((process, its folder) or None, settings with preload_socket set)."""
     if not (settings.sandbox and settings.preload):
         return None, settings
+    preloader, socket_path = launch_preloader(settings.kernel_rlimits)
+    return preloader, settings.with_preload_socket(socket_path)
+
+
+def launch_preloader(kernel_rlimits):
+    """Start a preloader whose kernels get `kernel_rlimits`; returns ((process, its folder), socket path)."""
     import json
     import tempfile
 
@@ -218,10 +226,23 @@ def start_preloader(settings):
 
     prepare_environment()   # the kernels' PYTHONPATH, which decides sys.path
     folder = tempfile.mkdtemp(prefix="rnn-preload-")  # private (0700); short, as a unix socket's path must be
-    kernels = sandbox.write_kernelspec(Path(folder) / "jupyter", True, [], [], settings.kernel_rlimits)
+    kernels = sandbox.write_kernelspec(Path(folder) / "jupyter", True, [], [], limits.kernel_rlimits(kernel_rlimits))
     spec = json.loads((kernels / "kernels" / sandbox.KERNEL_NAME / "kernel.json").read_text())
     process, socket_path = preload.start(folder, spec.get("env", {}))
-    return (process, folder), settings.with_preload_socket(socket_path)
+    return (process, folder), socket_path
+
+
+@contextmanager
+def early_preloader(wanted, kernel_rlimits):
+    """The batch's preloader started before the batch is prepared, so that its imports (the longest part
+    of starting a batch) run while the parent releases and normalises: yields (preloader, socket path)
+    for WorkerPool, or None when not `wanted`; stopped when the block ends, however it ends."""
+    started = launch_preloader(kernel_rlimits) if wanted else None
+    try:
+        yield started
+    finally:
+        if started:
+            stop_preloader(started[0])
 
 
 def stop_preloader(preloader):
@@ -310,8 +331,11 @@ class WorkerPool:
     kills the workers, their kernels and the preloader at once instead of waiting for the notebooks
     that are running (one can take minutes)."""
 
-    def __init__(self, settings, workers, show_progress=False):
+    def __init__(self, settings, workers, show_progress=False, preloader=None):
+        """preloader: (preloader, socket path) from early_preloader, already importing; None: the pool
+        starts its own (sandbox and preload only)."""
         self.settings, self.workers, self.show_progress = settings, workers, show_progress
+        self.given_preloader = preloader
         self.preloader = self.pool = self.runtime = None
 
     def __enter__(self):
@@ -322,7 +346,11 @@ class WorkerPool:
         self.runtime = tempfile.mkdtemp(prefix="rnn-grader-")   # private (0700), short: see short_runtime_dir
         self.settings = self.settings.with_runtime_dir(self.runtime)
         try:
-            self.preloader, self.settings = start_preloader(self.settings)   # imports while the workers start
+            if self.given_preloader:
+                self.preloader, socket_path = self.given_preloader
+                self.settings = self.settings.with_preload_socket(socket_path)
+            else:
+                self.preloader, self.settings = start_preloader(self.settings)   # imports while the workers start
             self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=get_context("spawn"),
                                             initializer=worker_init, initargs=(self.settings,))
         except BaseException:   # Ctrl-C while the preloader starts: __exit__ would not run

@@ -121,3 +121,31 @@ def test_workers_share_one_gradebook_engine_per_database_and_still_close_it(tmp_
     with Gradebook(second) as book:
         assert book.engine is not engine and book.students == []
     assert engine.pool.checkedout() == 0   # closed: no connection held between uses
+
+
+def test_grading_processes_skip_the_iri_format_checker_and_still_validate_notebooks():
+    """course_dir.skip_iri_format_checker: nbformat imports without rfc3987_syntax (1.2 s of every
+    grading process), and validation of notebooks is what it was."""
+    import subprocess
+    import sys
+
+    from autograder.lessons import LESSONS, ROOT
+
+    code = f"""
+import sys
+from autograder.course_dir import skip_iri_format_checker
+skip_iri_format_checker()
+import jsonschema, nbformat
+assert sys.modules["rfc3987_syntax"] is None
+assert "iri" not in jsonschema.FormatChecker.checkers
+notebook = nbformat.read({str(LESSONS / "02_vanilla_rnn.ipynb")!r}, as_version=4)
+nbformat.validate(notebook)
+notebook.cells[0]["cell_type"] = "not a cell type"
+try:
+    nbformat.validate(notebook)
+except nbformat.ValidationError:
+    print("still validates")
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "still validates"

@@ -186,6 +186,23 @@ def test_feedback_pages_are_those_of_nbconverts_html_exporter(runs, tmp_path):
         assert ours.read_text() == stock.read_text(), student
 
 
+def test_figures_are_the_same_pngs_either_way(runs):
+    """A preloaded kernel draws a figure once, not twice (preload.skip_unseen_figure_drawing): the
+    notebook must store the very same images. Lesson 2 leaves figures to pyplot's post-execute drawing
+    (no plt.show()), which is what the preloaded kernel skips."""
+    def images(run):
+        found = []
+        for student in STUDENTS:
+            notebook = nbformat.read(str(Path(run.root) / "autograded" / student / LESSON / f"{LESSON}.ipynb"), as_version=4)
+            found += [output["data"]["image/png"] for cell in notebook.cells for output in cell.get("outputs", [])
+                      if "image/png" in output.get("data", {})]
+        return found
+
+    preloaded, ordinary = images(runs["preloaded"][0]), images(runs["ordinary"][0])
+    assert len(ordinary) >= 5 * len(STUDENTS)
+    assert preloaded == ordinary
+
+
 def test_the_launcher_falls_back_when_there_is_no_preloader(tmp_path):
     import sys
 
