@@ -323,18 +323,6 @@ def kill_trees(roots, deadline_s=limits.INTERRUPT_STOP_S):
     return stopped
 
 
-def finished_in_turn(futures, poll_s=0.5):
-    """Each future as it finishes, like as_completed, but the main thread wakes every `poll_s`: a
-    Ctrl-C that the kernel delivered to another thread of this process only sets Python's flag, and
-    a main thread asleep on a lock without a timeout would not see it until the next notebook ends."""
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    pending = set(futures)
-    while pending:
-        done, pending = wait(pending, timeout=poll_s, return_when=FIRST_COMPLETED)
-        yield from done
-
-
 class WorkerPool:
     """with WorkerPool(settings, workers) as pool: for result in pool.results(tasks): ...
 
@@ -372,6 +360,8 @@ class WorkerPool:
 
     def results(self, tasks):
         """Yield each worker's result as it finishes (the biggest submissions are started first)."""
+        from concurrent.futures import as_completed
+
         from tqdm.auto import tqdm
 
         tasks = largest_first(tasks, self.settings.root)
@@ -382,7 +372,7 @@ class WorkerPool:
                        for student, lesson in tasks}
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        for future in tqdm(finished_in_turn(futures), total=len(futures), desc=f"grading ({self.workers} workers)",
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"grading ({self.workers} workers)",
                            unit="notebook", disable=not self.show_progress):
             try:
                 yield future.result()
