@@ -33,11 +33,19 @@ def course(tmp_path_factory):
     return root, copy, sources
 
 
+# A terminal's foreground job starts with SIGINT at its default, but this test session may not: a
+# background job of a non-interactive shell (`pytest ... &` in a script) ignores SIGINT, and its children
+# inherit that. A run started that way rightly ignores Ctrl-C, so the run is started through this.
+WITH_DEFAULT_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                       "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 def grade_command(root, folder, marker):
     env = dict(os.environ, RNN_COURSE_BUILD=str(Path(root).parent), RNN_COURSE_USE_CURRENT_PYTHON="1",
                RNN_TEST_RUN_MARKER=marker)
-    command = [sys.executable, "-m", "autograder", "grade", str(folder), "--lessons", LESSON, "--quiet",
-               "--workers", "2", "--out", str(Path(folder).parent / f"grades-{Path(folder).name}")]
+    command = [sys.executable, "-c", WITH_DEFAULT_SIGINT, sys.executable, "-m", "autograder", "grade", str(folder),
+               "--lessons", LESSON, "--quiet", "--workers", "2",
+               "--out", str(Path(folder).parent / f"grades-{Path(folder).name}")]
     return command, env
 
 
@@ -134,6 +142,30 @@ def test_ctrl_c_stops_within_seconds_and_keeps_the_saved_grades(course, tmp_path
     assert saved_scores(root)["quick"] == lesson_points(released)   # kept
     assert not (root / ".grading").exists()
     # the next runs on this course (unaffected by the interruption): the test below
+
+
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_ctrl_c_during_a_merge_takes_effect_at_its_end_unless_the_run_ignores_sigint(sigint):
+    """A run started with SIGINT ignored (a background job of a script) must not be stopped by one that
+    arrives while it merges a submission's grades; a run in the foreground stops after the merge."""
+    from autograder.grade import ctrl_c_after
+
+    merged = []
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler if sigint == "default" else signal.SIG_IGN)
+    try:
+        try:
+            with ctrl_c_after():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)   # the handler runs here, inside the block
+                merged.append(True)
+            stopped = False
+        except KeyboardInterrupt:
+            stopped = True
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert merged == [True]   # the merge always ends
+    assert stopped == (sigint == "default")
 
 
 def test_two_runs_on_one_course_at_once_both_succeed(course, tmp_path):
