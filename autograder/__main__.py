@@ -5,6 +5,11 @@ from autograder.bootstrap import ensure_environment
 
 ensure_environment(sys.argv[1:])
 
-from autograder.cli import main  # noqa: E402  (needs the installed requirements)
+try:
+    from autograder.cli import main  # noqa: E402  (needs the installed requirements)
 
-sys.exit(main())
+    status = main()
+except KeyboardInterrupt:   # Ctrl-C while a command starts (its imports take seconds): no traceback
+    print("\nInterrupted.", file=sys.stderr)
+    status = 130
+sys.exit(status)

@@ -144,6 +144,19 @@ def test_ctrl_c_stops_within_seconds_and_keeps_the_saved_grades(course, tmp_path
     # the next runs on this course (unaffected by the interruption): the test below
 
 
+def test_ctrl_c_while_a_command_starts_ends_it_with_one_line_and_no_traceback():
+    """The imports of `python -m autograder grade` take seconds, before grade's own Ctrl-C handling is in
+    place; a Ctrl-C among them ends the command with status 130 and a one-line message. Here the CLI
+    raises the KeyboardInterrupt that the signal would."""
+    code = ("import runpy\nimport autograder.cli as cli\n\n"
+            "def interrupted_main():\n    raise KeyboardInterrupt\n\n"
+            "cli.main = interrupted_main\nrunpy.run_module('autograder', run_name='__main__')\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, RNN_COURSE_USE_CURRENT_PYTHON="1"))
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stderr.strip() == "Interrupted.", done.stderr[-2000:]
+
+
 @pytest.mark.parametrize("sigint", ["default", "ignored"])
 def test_ctrl_c_during_a_merge_takes_effect_at_its_end_unless_the_run_ignores_sigint(sigint):
     """A run started with SIGINT ignored (a background job of a script) must not be stopped by one that

@@ -149,3 +149,20 @@ except nbformat.ValidationError:
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "still validates"
+
+
+@pytest.mark.parametrize("command", ["grade", "demo"])
+def test_the_grading_commands_skip_the_iri_format_checker_before_anything_imports_nbformat(command):
+    """`python -m autograder grade|demo` as started: the skip must come before the command line is
+    parsed (building the parser imports nbformat, through the hub and report modules)."""
+    from autograder.lessons import ROOT
+
+    code = f"""
+import sys
+from autograder import cli
+cli.cmd_{command} = lambda args: print(repr(sys.modules.get("rfc3987_syntax", "never imported")))
+cli.main([{command!r}] + ({["/no/folder"] if command == "grade" else []!r}))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "None", done.stdout   # left out, not imported
