@@ -289,11 +289,11 @@ def main(argv=None):
     if argv[:1] == ["test"] and "-h" not in argv[1:2] and "--help" not in argv[1:2]:
         # everything after `test` is pytest's, options first or not (`test -q --durations=20`)
         return cmd_test(argparse.Namespace(pytest_args=argv[1:]))
-    if argv[:1] in (["grade"], ["demo"]):
+    args, unknown = parser().parse_known_args(argv)
+    if args.command in ("grade", "demo"):
         from autograder.course_dir import skip_iri_format_checker
 
-        skip_iri_format_checker()   # before anything imports nbformat: parser() does (hub -> nbconvert)
-    args, unknown = parser().parse_known_args(argv)
+        skip_iri_format_checker()   # before the command imports nbformat (the parser imports none)
     if unknown and args.command != "lab":   # `lab --port 8890`: options for JupyterLab pass through
         parser().error(f"unrecognized arguments: {' '.join(unknown)}")
     if unknown:

@@ -189,8 +189,7 @@ def pool_for(settings, workers, show_progress, cluster=None, sandbox_mode="auto"
 def ctrl_c_after():
     """Ctrl-C during the block takes effect at its end: a submission's grades are recorded whole or
     not at all (nbgrader commits the new submission row before merge() writes its scores). A run
-    whose SIGINT is ignored (started as a background job of a script, or under nohup-like tools)
-    keeps ignoring it here too."""
+    whose SIGINT is ignored (started as a background job of a script) keeps ignoring it here too."""
     import signal
 
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:

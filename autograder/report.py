@@ -19,8 +19,6 @@ import json
 import shutil
 from pathlib import Path
 
-from autograder.feedback import offline_math
-
 
 def results_json(outcome):
     tests = [{"name": q.name, "score": q.score, "max_score": q.max_score,
@@ -197,6 +195,8 @@ def class_report_html(run):
 
 def write_reports(run, out=None):
     """Write every report file of a GradingRun; returns the output folder."""
+    from autograder.feedback import offline_math   # nbconvert: here, so that importing report stays light
+
     out = Path(out or Path(run.root).parent / "grades")
     for outcome in run.outcomes:
         result_path = out / "results" / outcome.student / f"{outcome.lesson}.json"

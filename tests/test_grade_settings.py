@@ -153,8 +153,8 @@ except nbformat.ValidationError:
 
 @pytest.mark.parametrize("command", ["grade", "demo"])
 def test_the_grading_commands_skip_the_iri_format_checker_before_anything_imports_nbformat(command):
-    """`python -m autograder grade|demo` as started: the skip must come before the command line is
-    parsed (building the parser imports nbformat, through the hub and report modules)."""
+    """`python -m autograder grade|demo` as started: nothing before the skip may import nbformat.
+    Building the command-line parser once did (hub -> exports -> report -> feedback -> nbconvert)."""
     from autograder.lessons import ROOT
 
     code = f"""
